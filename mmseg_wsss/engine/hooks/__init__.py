@@ -1,0 +1,3 @@
+from .dataset_check_hook import ClassCountCheckHook
+
+__all__ = ['ClassCountCheckHook']

@@ -1,0 +1,4 @@
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .pseudo_labels import *  # noqa: F401,F403
+from .segmentors import *  # noqa: F401,F403

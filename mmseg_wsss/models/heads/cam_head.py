@@ -1,0 +1,62 @@
+from typing import Dict, Sequence
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class CAMHead(BaseModule):
+    """Class activation map head: global pooling + 1x1 classifier, multi-label soft margin loss.
+
+    ``forward`` returns ``cls_logits`` (B, K) from the pooled features and ``cam_logits`` (B, K, h, w), the
+    classifier applied at every position (Zhou et al. 2016, CAM; CLIMS Eq. 2). CAMs are ``ReLU(cam_logits)``;
+    normalisation and background are done by :mod:`mmseg_wsss.utils.cam_ops`.
+
+    Args:
+        in_channels (int): channels of the selected feature map.
+        num_classes (int): number of foreground classes K (the dataset's classes minus background).
+        in_index (int): which backbone/neck output to use.
+        pool (str): 'avg' (IRNet, CLIMS's baseline) or 'max' (AFA / ECA) global pooling.
+        bias (bool): classifier bias; CAM methods use none, so that CAM = W^T Z exactly.
+        loss_cls (dict): classification loss config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 in_index: int = -1,
+                 pool: str = 'avg',
+                 bias: bool = False,
+                 loss_cls: dict = dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
+                 init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
+        super().__init__(init_cfg=init_cfg)
+        if pool not in ('avg', 'max'):
+            raise ValueError(f'pool must be "avg" or "max", got {pool!r}')
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.in_index = in_index
+        self.pool = pool
+        self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=bias)
+        self.loss_cls = MODELS.build(loss_cls)
+
+    def _select(self, feats: Sequence[Tensor]) -> Tensor:
+        return feats[self.in_index] if isinstance(feats, (list, tuple)) else feats
+
+    def forward(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
+        x = self._select(feats)
+        pooled = F.adaptive_avg_pool2d(x, 1) if self.pool == 'avg' else F.adaptive_max_pool2d(x, 1)
+        return dict(
+            cls_logits=self.classifier(pooled).flatten(1),
+            cam_logits=self.classifier(x),
+            features=x)
+
+    def cams(self, outputs: Dict[str, Tensor]) -> Tensor:
+        """Unnormalised CAMs, ReLU(W^T Z) (B, K, h, w)."""
+        return F.relu(outputs['cam_logits'])
+
+    def loss_by_feat(self, outputs: Dict[str, Tensor], img_labels: Tensor) -> Dict[str, Tensor]:
+        """``img_labels``: foreground multi-hot (B, K)."""
+        return {self.loss_cls.loss_name: self.loss_cls(outputs['cls_logits'], img_labels)}

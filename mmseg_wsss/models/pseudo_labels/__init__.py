@@ -1,0 +1,3 @@
+from .cam_pseudo_label import CAMPseudoLabel
+
+__all__ = ['CAMPseudoLabel']

@@ -1,0 +1,3 @@
+from .wsss_segmentor import WSSSContext, WSSSSegmentor
+
+__all__ = ['WSSSSegmentor', 'WSSSContext']

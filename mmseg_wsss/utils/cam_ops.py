@@ -1,0 +1,90 @@
+"""CAM operations shared by every method: normalisation, aggregation, background, pseudo labels.
+
+Conventions: ``cams`` are foreground maps of shape (B, K, H, W) (K = number of foreground classes, class k
+here is segmentation id k + 1); ``img_labels`` are multi-hot (B, K) foreground labels. Segmentation ids put
+background at 0.
+"""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
+    """ReLU then per-image, per-class max normalisation to [0, 1] (CAM, Zhou et al. 2016; IRNet)."""
+    cams = F.relu(cams)
+    peak = cams.flatten(-2).max(dim=-1)[0][..., None, None]
+    return cams / (peak + eps)
+
+
+def mask_absent(cams: Tensor, img_labels: Optional[Tensor]) -> Tensor:
+    """Zero the maps of classes not in the image-level labels (no-op when labels are None)."""
+    if img_labels is None:
+        return cams
+    return cams * img_labels[..., None, None].to(cams.dtype)
+
+
+def add_background(cams: Tensor, bg_thr: float) -> Tensor:
+    """Prepend a constant background map of value ``bg_thr``: argmax then gives background where every
+    foreground score is below the threshold (the standard CAM evaluation protocol)."""
+    bg = cams.new_full((cams.shape[0], 1, *cams.shape[2:]), float(bg_thr))
+    return torch.cat([bg, cams], dim=1)
+
+
+def cams_to_seg(cams: Tensor, img_labels: Optional[Tensor], bg_thr: float) -> Tensor:
+    """Segmentation ids (B, H, W) from normalised CAMs: argmax restricted to the image's labels, background
+    where no labelled class exceeds ``bg_thr``."""
+    return add_background(mask_absent(cams, img_labels), bg_thr).argmax(dim=1)
+
+
+def cams_to_pseudo_labels(cams: Tensor,
+                          img_labels: Optional[Tensor],
+                          high_thr: float,
+                          low_thr: float,
+                          ignore_index: int = 255) -> Tensor:
+    """Pseudo labels with an uncertain band (AFA / ECA style): foreground argmax where the best labelled class
+    is above ``high_thr``, background where it is below ``low_thr``, ``ignore_index`` in between.
+
+    With ``high_thr == low_thr`` this is :func:`cams_to_seg` with ``bg_thr = high_thr``.
+    """
+    cams = mask_absent(cams, img_labels)
+    peak, arg = cams.max(dim=1)
+    labels = arg + 1
+    labels[peak < high_thr] = ignore_index
+    labels[peak < low_thr] = 0
+    return labels
+
+
+def restore_to_image(maps: Tensor, meta: dict, align_corners: bool = False) -> Tensor:
+    """Undo padding and flip of one sample's maps (C, H, W) and resize them to ``meta['ori_shape']``
+    (the same steps mmseg's ``postprocess_result`` applies to ``seg_logits``)."""
+    pad = meta.get('img_padding_size', meta.get('padding_size', [0, 0, 0, 0]))
+    left, right, top, bottom = pad
+    H, W = maps.shape[-2:]
+    maps = maps[:, top:H - bottom, left:W - right]
+    if meta.get('flip', False):
+        maps = maps.flip(dims=(2, ) if meta.get('flip_direction') == 'horizontal' else (1, ))
+    return F.interpolate(maps[None], size=tuple(meta['ori_shape'][:2]), mode='bilinear',
+                         align_corners=align_corners)[0]
+
+
+def multi_scale_flip_cams(cam_fn, inputs: Tensor, scales: Sequence[float] = (1.0, ), flip: bool = False,
+                          align_corners: bool = False) -> Tensor:
+    """Sum of raw (ReLU) CAMs over scales and horizontal flips, at the input's size (IRNet's inference).
+
+    ``cam_fn`` maps images (B, 3, h, w) to raw CAMs (B, K, h', w').
+    """
+    H, W = inputs.shape[-2:]
+    total = None
+    for s in scales:
+        x = inputs if s == 1.0 else F.interpolate(
+            inputs, scale_factor=s, mode='bilinear', align_corners=align_corners)
+        views = [x, x.flip(-1)] if flip else [x]
+        for v, view in enumerate(views):
+            cam = F.relu(cam_fn(view))
+            cam = F.interpolate(cam, size=(H, W), mode='bilinear', align_corners=align_corners)
+            if v == 1:
+                cam = cam.flip(-1)
+            total = cam if total is None else total + cam
+    return total
