@@ -8,7 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from mmengine.registry import init_default_scope
 from PIL import Image
+
+import mmseg_wsss  # noqa: F401  (registers everything, as configs do through custom_imports)
+
+init_default_scope('mmseg')
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 TOY_CAM_CFG = osp.join(ROOT, 'configs/toy/cam_r18-tiny-d8_1xb8-1k_toy-112x112.py')

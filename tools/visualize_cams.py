@@ -20,7 +20,7 @@ from tqdm import tqdm
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.apis import build_model, build_split_dataset, predict_one
 from mmseg_wsss.utils.cam_ops import cams_to_seg
-from mmseg_wsss.utils.io import save_image
+from mmseg_wsss.utils.io import read_label_png, save_image
 
 TILE = 160
 
@@ -87,14 +87,14 @@ def main(argv=None):
         tiles += [_tile(np.full_like(img, 255))] * (args.max_classes - min(len(info['img_labels']),
                                                                              args.max_classes))
         if args.pseudo_dir:
-            pl = mmcv.imread(osp.join(args.pseudo_dir, info['img_id'] + '.png'), flag='unchanged')
+            pl = read_label_png(osp.join(args.pseudo_dir, info['img_id'] + '.png'))
             tiles.append(_tile(colorize(pl, palette), 'pseudo label'))
         else:
             seg = cams_to_seg(cams[None], None, model.test_cfg.bg_thr)[0].cpu().numpy().astype(np.uint8)
             tiles.append(_tile(colorize(seg, palette), f'CAM seg (bg {model.test_cfg.bg_thr})'))
         seg_path = info.get('seg_map_path')
         if seg_path and osp.isfile(seg_path):
-            tiles.append(_tile(colorize(mmcv.imread(seg_path, flag='unchanged'), palette), 'ground truth'))
+            tiles.append(_tile(colorize(read_label_png(seg_path), palette), 'ground truth'))
         rows.append(np.concatenate(tiles, axis=1))
         if len(rows) == args.per_grid or idx == n - 1:
             width = max(r.shape[1] for r in rows)

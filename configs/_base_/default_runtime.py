@@ -12,5 +12,5 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-tta_model = dict(type='SegTTAModel')
+tta_model = dict(type='WSSSTTAModel')
 custom_hooks = [dict(type='ClassCountCheckHook')]

@@ -26,6 +26,7 @@ def build_model(cfg: Config, checkpoint: str, device: str = None):
 
 def build_split_dataset(cfg: Config, split: str, with_masks: bool = False):
     """The dataset of ``{split}_dataloader`` (train, val, test or train_eval) with an inference pipeline."""
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
     key = f'{split}_dataloader'
     if key not in cfg:
         raise KeyError(f'config has no {key}')

@@ -4,7 +4,7 @@ import os
 import torch
 import torch.distributed as torch_dist
 from mmengine.model import MMDistributedDataParallel
-from mmseg.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS  # the runner looks wrappers up in the root registry
 
 
 @MODEL_WRAPPERS.register_module()

@@ -43,3 +43,9 @@ def save_image(path: str, img: np.ndarray, **kwargs) -> None:
     """Save an RGB uint8 image atomically (format from the extension)."""
     fmt = 'JPEG' if path.lower().endswith(('.jpg', '.jpeg')) else 'PNG'
     _atomic(path, lambda tmp: Image.fromarray(img).save(tmp, format=fmt, **kwargs), osp.splitext(path)[1])
+
+
+def read_label_png(path: str) -> np.ndarray:
+    """Read a label map PNG as class indices (palette or grayscale; OpenCV would decode a palette PNG to colours)."""
+    with Image.open(path) as img:
+        return np.array(img)

@@ -10,7 +10,6 @@ import argparse
 import json
 import os.path as osp
 
-import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.evaluation import confusion_matrix, iou_from_confusion
+from mmseg_wsss.utils.io import read_label_png
 
 
 def evaluate(dataset, pseudo_dir=None, ignore_index=255):
@@ -30,14 +30,14 @@ def evaluate(dataset, pseudo_dir=None, ignore_index=255):
     sure = total = 0
     for idx in tqdm(range(len(dataset)), desc='eval pseudo labels'):
         info = dataset.get_data_info(idx)
-        gt = torch.from_numpy(mmcv.imread(info['seg_map_path'], flag='unchanged').astype(np.int64))
+        gt = torch.from_numpy(read_label_png(info['seg_map_path']).astype(np.int64))
         if pseudo_dir is None:
             pred = torch.zeros_like(gt)
         else:
             path = osp.join(pseudo_dir, info['img_id'] + '.png')
             if not osp.isfile(path):
                 raise FileNotFoundError(f'pseudo label missing: {path}')
-            pred = torch.from_numpy(mmcv.imread(path, flag='unchanged').astype(np.int64))
+            pred = torch.from_numpy(read_label_png(path).astype(np.int64))
         unsure = pred == ignore_index
         valid = gt != ignore_index
         sure += int((~unsure & valid).sum())

@@ -77,11 +77,13 @@ def convert_split(coco_root, out, split, nproc, keep_empty):
     jobs = [(i, osp.join(out, 'masks', split, osp.splitext(_COCO.imgs[i]['file_name'])[0] + '.png'))
             for i in sorted(_COCO.imgs)]
     labels = {}
-    with Pool(nproc, initializer=_init, initargs=(ann_file, )) as pool:
-        for stem, ids in tqdm(pool.imap_unordered(_convert_one, jobs, chunksize=32), total=len(jobs),
-                              desc=f'COCO {split} masks'):
-            if ids or keep_empty:
-                labels[stem] = ids
+    pool = Pool(nproc, initializer=_init, initargs=(ann_file, )) if nproc > 1 else None
+    results = pool.imap_unordered(_convert_one, jobs, chunksize=32) if pool else map(_convert_one, jobs)
+    for stem, ids in tqdm(results, total=len(jobs), desc=f'COCO {split} masks'):
+        if ids or keep_empty:
+            labels[stem] = ids
+    if pool:
+        pool.close()
     atomic_write_text(osp.join(out, f'{split}.txt'), '\n'.join(sorted(labels)) + '\n')
     return labels
 

@@ -49,7 +49,7 @@ MAX_CLASSES = len(CLASS_SPECS)
 POOL = np.array([[200, 40, 40], [40, 160, 60], [50, 80, 200], [220, 200, 60], [150, 60, 170], [60, 180, 190],
                  [230, 130, 40], [120, 120, 120], [240, 240, 240], [30, 30, 30], [150, 100, 60],
                  [100, 160, 230]], dtype=np.float32)
-CONTEXT_P_WITH, CONTEXT_P_WITHOUT = 0.85, 0.15
+CONTEXT_P_WITH, CONTEXT_P_WITHOUT = 0.8, 0.1
 
 
 def _colours(rng, n):
@@ -92,7 +92,13 @@ def texture(rng, kind: str, h: int, w: int) -> np.ndarray:
 
 
 def background(rng, h, w) -> np.ndarray:
-    kind = rng.choice(['noise', 'gradient', 'hstripes', 'vstripes', 'checker'])
+    """Textured backgrounds from other texture families than the objects' (noise, gradients, blotches)."""
+    kind = rng.choice(['noise', 'gradient', 'blotches'])
+    if kind == 'blotches':
+        c0, c1 = _colours(rng, 2)
+        coarse = rng.random((h // 16 + 2, w // 16 + 2))
+        a = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize((w, h), Image.BILINEAR)) / 255.0
+        return c0 * (1 - a[..., None]) + c1 * a[..., None] + rng.normal(0, 10, size=(h, w, 3))
     if kind == 'gradient':
         c0, c1 = _colours(rng, 2)
         a = np.linspace(0, 1, h if rng.random() < 0.5 else w)
@@ -105,7 +111,7 @@ def background(rng, h, w) -> np.ndarray:
 
 def context_band(rng, kind: str, h: int, w: int):
     """A bottom band of context texture; returns (image patch, top row)."""
-    top = int(h * rng.uniform(0.55, 0.7))
+    top = int(h * rng.uniform(0.7, 0.8))
     bh = h - top
     yy, xx = np.mgrid[0:bh, 0:w].astype(np.float32)
     c0, c1 = _colours(rng, 2)

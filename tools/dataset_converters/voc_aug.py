@@ -83,10 +83,12 @@ def main(argv=None):
         jobs.append((img_id, voc_mask if has_voc else None, sbd_mat, osp.join(out_dir, img_id + '.png')))
 
     labels = {}
-    with Pool(args.nproc) as pool:
-        for img_id, ids in tqdm(pool.imap_unordered(_convert_one, jobs, chunksize=16), total=len(jobs),
-                                desc='VOC+SBD masks'):
-            labels[img_id] = ids
+    pool = Pool(args.nproc) if args.nproc > 1 else None
+    results = pool.imap_unordered(_convert_one, jobs, chunksize=16) if pool else map(_convert_one, jobs)
+    for img_id, ids in tqdm(results, total=len(jobs), desc='VOC+SBD masks'):
+        labels[img_id] = ids
+    if pool:
+        pool.close()
     atomic_write_text(osp.join(sets, 'train_aug.txt'), '\n'.join(train_aug) + '\n')
     write_label_file(osp.join(voc, 'cls_labels.json'), VOC12_CLASSES, labels)
     print(f'train_aug: {len(train_aug)} images; masks in {out_dir}; labels for {len(labels)} images')

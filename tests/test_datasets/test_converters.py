@@ -1,0 +1,88 @@
+import json
+import os.path as osp
+
+import numpy as np
+from PIL import Image
+from scipy.io import savemat
+
+from mmseg_wsss.datasets import read_label_file
+from mmseg_wsss.utils.class_names import COCO14_CLASSES, VOC12_CLASSES
+from tests.conftest import run_tool
+
+
+def _mask(h, w, cls, box):
+    m = np.zeros((h, w), np.uint8)
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = cls
+    return m
+
+
+def test_voc_aug(tmp_path):
+    devkit, sbd = tmp_path / 'VOCdevkit', tmp_path / 'benchmark_RELEASE'
+    voc = devkit / 'VOC2012'
+    for d in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        (voc / d).mkdir(parents=True)
+    (sbd / 'dataset' / 'cls').mkdir(parents=True)
+    # a: VOC train (+SBD train), b: VOC val (+SBD val, must be excluded), c: SBD train, d: SBD val
+    (voc / 'ImageSets/Segmentation/train.txt').write_text('a\n')
+    (voc / 'ImageSets/Segmentation/val.txt').write_text('b\n')
+    (sbd / 'dataset/train.txt').write_text('a\nc\n')
+    (sbd / 'dataset/val.txt').write_text('d\nb\n')
+    masks = {'a': _mask(20, 30, 15, (2, 10, 3, 12)), 'b': _mask(20, 30, 3, (0, 5, 0, 5)),
+             'c': _mask(20, 30, 19, (5, 15, 5, 25)), 'd': _mask(20, 30, 7, (1, 4, 1, 4))}
+    masks['a'][2, 3:12] = 255  # VOC's boundary ring survives
+    masks['d'][10:12, 10:12] = 12
+    for k in 'abcd':
+        Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(voc / 'JPEGImages' / f'{k}.jpg')
+    for k in 'ab':
+        Image.fromarray(masks[k]).save(voc / 'SegmentationClass' / f'{k}.png')
+    for k in 'cd':
+        savemat(sbd / 'dataset' / 'cls' / f'{k}.mat',
+                {'GTcls': {'Segmentation': masks[k], 'CategoriesPresent': np.unique(masks[k])[1:]}})
+    run_tool('tools/dataset_converters/voc_aug.py', str(devkit), str(sbd), '--nproc', '2')
+    assert (voc / 'ImageSets/Segmentation/train_aug.txt').read_text().split() == ['a', 'c', 'd']
+    for k in 'abcd':
+        assert np.array_equal(np.array(Image.open(voc / 'SegmentationClassAug' / f'{k}.png')), masks[k])
+    labels = read_label_file(str(voc / 'cls_labels.json'))
+    assert labels['classes'] == list(VOC12_CLASSES)
+    assert labels['labels'] == {'a': [15], 'b': [3], 'c': [19], 'd': [7, 12]}
+    run_tool('tools/dataset_converters/voc_aug.py', str(devkit), str(sbd), '--nproc', '1')  # rerun
+    assert read_label_file(str(voc / 'cls_labels.json')) == labels
+
+
+def test_coco2014(tmp_path):
+    coco = tmp_path / 'coco'
+    (coco / 'annotations').mkdir(parents=True)
+    for split in ('train2014', 'val2014'):
+        (coco / split).mkdir()
+    images = [dict(id=1, file_name='COCO_train2014_000000000001.jpg', height=20, width=30),
+              dict(id=2, file_name='COCO_train2014_000000000002.jpg', height=20, width=30),
+              dict(id=3, file_name='COCO_train2014_000000000003.jpg', height=10, width=10)]
+    poly = lambda x0, y0, x1, y1: [[x0, y0, x1, y0, x1, y1, x0, y1]]  # noqa: E731
+    anns = [
+        # image 1: a big person (cat 1) with a small toothbrush (cat 90 -> id 80) on top; crowd region -> 255
+        dict(id=1, image_id=1, category_id=1, segmentation=poly(0, 0, 20, 20), area=400, iscrowd=0,
+             bbox=[0, 0, 20, 20]),
+        dict(id=2, image_id=1, category_id=90, segmentation=poly(5, 5, 9, 9), area=16, iscrowd=0,
+             bbox=[5, 5, 4, 4]),
+        dict(id=3, image_id=1, category_id=18, segmentation=dict(counts=[420, 180], size=[20, 30]), area=0,
+             iscrowd=1, bbox=[0, 0, 0, 0]),
+        # image 2: a dog (cat 18 -> id 17)
+        dict(id=4, image_id=2, category_id=18, segmentation=poly(20, 10, 29, 19), area=81, iscrowd=0,
+             bbox=[20, 10, 9, 9]),
+    ]  # image 3: no objects
+    cats = [dict(id=i, name=n) for i, n in zip((1, 18, 90), ('person', 'dog', 'toothbrush'))]
+    for split, imgs, a in (('train2014', images, anns), ('val2014', [], [])):
+        json.dump(dict(images=imgs, annotations=a, categories=cats),
+                  open(coco / 'annotations' / f'instances_{split}.json', 'w'))
+    out = tmp_path / 'coco2014'
+    run_tool('tools/dataset_converters/coco2014.py', str(coco), '--out', str(out), '--nproc', '2')
+    labels = read_label_file(str(out / 'cls_labels.json'))
+    assert labels['classes'] == list(COCO14_CLASSES) and len(labels['classes']) == 81
+    assert COCO14_CLASSES[80] == 'toothbrush' and COCO14_CLASSES[17] == 'dog'
+    # crowd regions are ignored (255) and do not make a class "present"; empty images are not listed
+    assert labels['labels'] == {'COCO_train2014_000000000001': [1, 80], 'COCO_train2014_000000000002': [17]}
+    assert (out / 'train2014.txt').read_text().split() == sorted(labels['labels'])
+    m1 = np.array(Image.open(out / 'masks/train2014/COCO_train2014_000000000001.png'))
+    assert m1[7, 7] == 80 and m1[15, 15] == 1 and m1[0, 25] == 255
+    assert osp.islink(out / 'images' / 'train2014')

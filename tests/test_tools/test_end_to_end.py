@@ -1,0 +1,166 @@
+"""The command-line tools, run as a user runs them, on the toy dataset."""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import TOY_CAM_CFG, TOY_SEG_CFG, run_tool, toy_options
+
+
+def logged_metrics(work_dir):
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    assert logs, f'no json log in {work_dir}'
+    return json.loads(open(logs[-1]).read().strip().splitlines()[-1])
+
+
+@pytest.fixture(scope='module')
+def cam_ckpt(toy_root, tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('cam'))
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', work, *toy_options(toy_root, iters=6))
+    assert 'loss_cls' in res.stdout + res.stderr
+    ckpt = osp.join(work, 'iter_6.pth')
+    assert osp.isfile(ckpt)
+    # validation ran with both metrics
+    assert 'cam/mIoU' in open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    return ckpt
+
+
+def test_test_tool_cam_metric_on_train_split(cam_ckpt, toy_root, tmp_path):
+    run_tool('tools/test.py', TOY_CAM_CFG, cam_ckpt, '--work-dir', str(tmp_path), *toy_options(toy_root))
+    m = logged_metrics(str(tmp_path))
+    assert 0 <= m['cam/mIoU'] <= 100 and 'cam/best_bg_thr' in m and 'mIoU' in m
+
+
+def test_test_tool_tta_and_out(cam_ckpt, toy_root, tmp_path):
+    out = tmp_path / 'preds'
+    run_tool('tools/test.py', TOY_CAM_CFG, cam_ckpt, '--tta', '--work-dir', str(tmp_path / 'w'), '--out', str(out),
+             *toy_options(toy_root))
+    m = logged_metrics(str(tmp_path / 'w'))
+    assert 'mIoU' in m and 'cam/mIoU' in m  # CAMs survive the TTA merge
+    assert len(list(out.glob('*.png'))) == 24
+
+
+def test_make_pseudo_labels_rerun_and_crf(cam_ckpt, toy_root, tmp_path):
+    out = tmp_path / 'pl'
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(out),
+                   '--high-thr', '0.6', '--low-thr', '0.2', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+    assert '24 written, 0 already there' in res.stdout
+    labels = json.load(open(osp.join(toy_root, 'cls_labels.json')))['labels']
+    for png in out.glob('*.png'):
+        lab = np.array(Image.open(png))
+        assert lab.shape == (64, 64)
+        # only background, the image's own classes, or 255
+        assert set(np.unique(lab)) <= {0, 255, *labels[png.stem]}
+    assert not list(out.glob('.tmp-*'))
+    mtimes = {p: p.stat().st_mtime_ns for p in out.glob('*.png')}
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(out),
+                   '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+    assert '0 written, 24 already there' in res.stdout
+    assert mtimes == {p: p.stat().st_mtime_ns for p in out.glob('*.png')}
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf'),
+                   '--crf', '--limit', '3', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+    assert '3 written' in res.stdout
+
+
+def test_pseudo_labels_corrupt_image_leaves_no_partial_output(cam_ckpt, toy_root, tmp_path):
+    root = tmp_path / 'toy'
+    shutil.copytree(toy_root, root)
+    (root / 'JPEGImages' / 'train_00002.jpg').write_bytes(b'\x00garbage')
+    out = tmp_path / 'pl'
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(out), '--cfg-options', f'train_dataloader.dataset.data_root={root}', check=False)
+    assert res.returncode != 0
+    assert 'Cannot decode image' in res.stderr and 'train_00002.jpg' in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['train_00000.png', 'train_00001.png']
+
+
+def test_visualize_cams(cam_ckpt, toy_root, tmp_path):
+    run_tool('tools/visualize_cams.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path), '--num', '5',
+             '--per-grid', '4', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+    grids = sorted(tmp_path.glob('cams_*.png'))
+    assert len(grids) == 2
+    assert Image.open(grids[0]).size[1] > Image.open(grids[1]).size[1]  # 4 rows, then 1
+
+
+def test_retrain_on_pseudo_labels(cam_ckpt, toy_root, tmp_path):
+    pl = tmp_path / 'pl'
+    run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(pl),
+             '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+    work = tmp_path / 'seg'
+    run_tool('tools/train.py', TOY_SEG_CFG, '--work-dir', str(work),
+             *toy_options(toy_root, iters=4, extra=[f'train_dataloader.dataset.pseudo_label_dir={pl}']))
+    run_tool('tools/test.py', TOY_SEG_CFG, str(work / 'iter_4.pth'), '--work-dir', str(tmp_path / 't'),
+             *toy_options(toy_root))
+    assert 'mIoU' in logged_metrics(str(tmp_path / 't'))
+    res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, str(pl),
+                   '--cfg-options', f'train_eval_dataloader.dataset.data_root={toy_root}')
+    scores = json.loads(res.stdout.strip().splitlines()[-1])
+    assert 0 <= scores['mIoU'] <= 100 and scores['confident_fraction'] == 1.0
+
+
+def test_resume_matches_uninterrupted_run(toy_root, tmp_path):
+    full, part = tmp_path / 'full', tmp_path / 'part'
+    opts = toy_options(toy_root, iters=6, extra=['default_hooks.checkpoint.interval=3'])
+    run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(full), *opts)
+    # stop at iteration 3 (the LR schedule is the 6-iteration one: only the loop's end changes) ...
+    run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(part), *opts, 'train_cfg.max_iters=3')
+    assert osp.isfile(part / 'iter_3.pth') and not osp.isfile(part / 'iter_6.pth')
+    # ... then resume from the latest checkpoint in the work dir
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(part), '--resume', *opts)
+    assert 'resumed' in (res.stdout + res.stderr).lower()
+    a = torch.load(full / 'iter_6.pth', map_location='cpu', weights_only=False)['state_dict']
+    b = torch.load(part / 'iter_6.pth', map_location='cpu', weights_only=False)['state_dict']
+    assert a.keys() == b.keys()
+    moved = False
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-5), k
+    first = torch.load(part / 'iter_3.pth', map_location='cpu', weights_only=False)['state_dict']
+    moved = any(not torch.equal(first[k], b[k]) for k in b)
+    assert moved  # the resumed run did train
+
+
+def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
+    res = run_tool('tools/dist_train.sh', TOY_CAM_CFG, '2', '--work-dir', str(tmp_path),
+                   *toy_options(toy_root, iters=3), env=dict(PORT='29533', OMP_NUM_THREADS='1'))
+    assert osp.isfile(tmp_path / 'iter_3.pth')
+    log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
+    assert 'Distributed training: True' in log and "dist_cfg: {'backend': 'gloo'}" in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+
+
+def test_bad_inputs_fail_clearly(cam_ckpt, toy_root, tmp_path):
+    # missing data root: one clear line, no checkpoints
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path / 'a'), *toy_options(str(tmp_path / 'missing')), check=False)
+    assert res.returncode != 0 and 'Toy dataset not found' in res.stderr
+    assert not glob.glob(str(tmp_path / 'a' / '*.pth'))
+    # model class count differs from the dataset's
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path / 'b'), *toy_options(toy_root, extra=['model.cam_head.num_classes=3']), check=False)
+    assert res.returncode != 0 and 'The model predicts 4 classes' in res.stderr
+    # missing checkpoint
+    res = run_tool('tools/test.py', TOY_CAM_CFG, str(tmp_path / 'nope.pth'), '--work-dir', str(tmp_path / 'c'),
+                   *toy_options(toy_root), check=False)
+    assert res.returncode != 0 and 'Checkpoint not found' in res.stderr
+    # missing label file
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'd'),
+                   '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}',
+                   'train_dataloader.dataset.label_file=nope.json', check=False)
+    assert res.returncode != 0 and 'Image-level label file not found' in res.stderr
+    assert not osp.exists(tmp_path / 'd')
+
+
+def test_unreachable_pretrained_weights_fail_within_seconds(toy_root, tmp_path):
+    t = time.time()
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path), *toy_options(toy_root, extra=[
+                       'model.backbone.init_cfg.type=Pretrained',
+                       'model.backbone.init_cfg.checkpoint=http://127.0.0.1:9/resnet18_tiny.pth']),
+                   env=dict(TORCH_HOME=str(tmp_path / 'torch')), check=False)
+    assert res.returncode != 0
+    assert time.time() - t < 60  # interpreter start-up included; the download attempt itself is bounded
+    assert 'Cannot download pretrained weights http://127.0.0.1:9/resnet18_tiny.pth' in res.stderr
+    assert osp.join(str(tmp_path / 'torch'), 'hub', 'checkpoints', 'resnet18_tiny.pth') in res.stderr
