@@ -16,7 +16,7 @@ import mmseg_wsss  # noqa: F401  (registers everything, as configs do through cu
 init_default_scope('mmseg')
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
-TOY_CAM_CFG = osp.join(ROOT, 'configs/toy/cam_r18-tiny-d8_1xb8-1k_toy-112x112.py')
+TOY_CAM_CFG = osp.join(ROOT, 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py')
 TOY_SEG_CFG = osp.join(ROOT, 'configs/toy/deeplabv3plus_r18-tiny-d8_1xb8-1k_toy-pseudo-112x112.py')
 # toy class -> the VOC / COCO class it imitates (for building VOC- and COCO-layout fixtures from toy images)
 TOY_TO_VOC = {1: 4, 2: 19, 3: 10, 4: 3, 5: 5}

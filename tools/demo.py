@@ -20,7 +20,7 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 PY = sys.executable
 DATA = 'data/toy_voc'
 OUT = 'work_dirs/demo'
-CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-1k_toy-112x112.py'
+CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py'
 SEG_CFG = 'configs/toy/deeplabv3plus_r18-tiny-d8_1xb8-1k_toy-pseudo-112x112.py'
 
 
@@ -49,7 +49,7 @@ def main():
         shutil.rmtree(OUT)
 
     run('tools/train.py', CAM_CFG, '--work-dir', f'{OUT}/cam')
-    cam_ckpt = f'{OUT}/cam/iter_1000.pth'
+    cam_ckpt = f'{OUT}/cam/iter_2000.pth'
     run('tools/test.py', CAM_CFG, cam_ckpt, '--work-dir', f'{OUT}/cam_test')
     cam = test_metrics(f'{OUT}/cam_test')
     thr = cam['cam/best_bg_thr']
@@ -77,7 +77,7 @@ def main():
         'pseudo-label mIoU (train, CRF, 255 as background)': pl['mIoU'],
         'pseudo-label confident fraction': pl['confident_fraction'],
         'all-background mIoU (train)': bg_train['mIoU'],
-        'retrained DeepLabV3+ mIoU (val)': seg['mIoU'],
+        'retrained DeepLabV3+ mIoU (val)': round(float(seg['mIoU']), 2),
         'all-background mIoU (val)': bg_val['mIoU'],
     }
     with open(f'{OUT}/summary.json', 'w') as f:
@@ -85,7 +85,7 @@ def main():
     print('\n================ mmseg-wsss demo (toy dataset, CPU) ================')
     for k, v in summary.items():
         print(f'{k:55s} {v}')
-    print(f'\nCAM network checkpoint     {OUT}/cam/iter_1000.pth')
+    print(f'\nCAM network checkpoint     {cam_ckpt}')
     print(f'CAM metrics (tools/test.py) {OUT}/cam_test/')
     print(f'pseudo labels (PNG)        {pseudo}/')
     print(f'CAM overlays (PNG grids)   {OUT}/cam_vis/')

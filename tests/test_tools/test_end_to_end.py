@@ -164,3 +164,12 @@ def test_unreachable_pretrained_weights_fail_within_seconds(toy_root, tmp_path):
     assert time.time() - t < 60  # interpreter start-up included; the download attempt itself is bounded
     assert 'Cannot download pretrained weights http://127.0.0.1:9/resnet18_tiny.pth' in res.stderr
     assert osp.join(str(tmp_path / 'torch'), 'hub', 'checkpoints', 'resnet18_tiny.pth') in res.stderr
+
+
+def test_benchmark_prints_numbers():
+    res = run_tool('tools/analysis_tools/benchmark.py', TOY_CAM_CFG, '--batch', '2', '--size', '64', '--iters', '1',
+                   '--warmup', '0')
+    out = res.stdout
+    for key in ('train step', 'inference', 'peak memory', 'parameters'):
+        assert key in out
+    assert float(out.split('train step')[1].split('s/iter')[0]) > 0

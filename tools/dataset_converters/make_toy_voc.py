@@ -1,6 +1,6 @@
 """Generate a small VOC-layout WSSS dataset: textured objects on textured backgrounds.
 
-    python tools/dataset_converters/make_toy_voc.py --out data/toy_voc [--num-train 240 --num-val 60
+    python tools/dataset_converters/make_toy_voc.py --out data/toy_voc [--num-train 600 --num-val 100
         --size 128 --num-classes 5 --seed 0]
 
 Layout (what VOC12WSSSDataset / ToyWSSSDataset read)::
@@ -225,8 +225,8 @@ def make_sample(rng, size: int, num_classes: int, ignore_border: int):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='data/toy_voc')
-    p.add_argument('--num-train', type=int, default=240)
-    p.add_argument('--num-val', type=int, default=60)
+    p.add_argument('--num-train', type=int, default=600)
+    p.add_argument('--num-val', type=int, default=100)
     p.add_argument('--size', type=int, default=128)
     p.add_argument('--num-classes', type=int, default=5, help=f'foreground classes, 1..{MAX_CLASSES}')
     p.add_argument('--ignore-border', type=int, default=1, help='width of the 255 ring at object boundaries')

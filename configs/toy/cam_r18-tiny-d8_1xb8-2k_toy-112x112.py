@@ -3,8 +3,8 @@ _base_ = [
     '../_base_/models/cam_r18-tiny-d8.py', '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_iter.py'
 ]
-max_iters = 1000
-val_interval = 500
+max_iters = 2000
+val_interval = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
 optim_wrapper = dict(

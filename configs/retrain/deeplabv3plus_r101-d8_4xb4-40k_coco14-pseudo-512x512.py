@@ -1,0 +1,26 @@
+# Retraining on COCO 2014 pseudo labels (81 classes); evaluation on COCO val2014 masks.
+#   python tools/make_pseudo_labels.py configs/cam/cam_r50-d16_1xb16-6.2k_coco14-512x512.py CKPT \
+#       --out-dir work_dirs/pseudo_labels/coco14 --crf
+_base_ = [
+    '../_base_/models/deeplabv3plus_r101-d8.py', '../_base_/datasets/coco14_wsss.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+]
+pseudo_label_dir = 'work_dirs/pseudo_labels/coco14'
+model = dict(decode_head=dict(num_classes=81), auxiliary_head=dict(num_classes=81))
+crop_size = (512, 512)
+train_pipeline = [
+    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=4, dataset=dict(pseudo_label_dir=pseudo_label_dir, pipeline=train_pipeline))
+max_iters = 40000
+val_interval = 4000
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
+param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)]
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005))
+default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -1,0 +1,104 @@
+"""Speed and memory of a config's model: training step and inference on random inputs.
+
+    python tools/analysis_tools/benchmark.py CONFIG [--batch 2 --size 512 --iters 10 --warmup 2 --device cpu]
+
+Prints seconds per training step (forward + backward + SGD step) and per inference batch, and peak memory
+(CUDA: max allocated; CPU: peak resident set size of the process). Numbers, not assertions: run it on the
+machine you care about.
+"""
+import argparse
+import copy
+import resource
+import time
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmseg_wsss  # noqa: F401
+
+
+def fake_batch(num_classes, batch, size, device):
+    inputs = torch.rand(batch, 3, size, size, device=device)
+    samples = []
+    g = torch.Generator().manual_seed(0)
+    for _ in range(batch):
+        labels = sorted(set(torch.randint(1, num_classes, (2, ), generator=g).tolist()))
+        hot = torch.zeros(num_classes, device=device)
+        hot[[0] + labels] = 1
+        s = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
+                                        padding_size=[0, 0, 0, 0], img_labels=labels))
+        s.gt_img_labels = hot
+        s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, size, size), generator=g).to(device))
+        samples.append(s)
+    return inputs, samples
+
+
+def timed(fn, iters, warmup, device):
+    for _ in range(warmup):
+        fn()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t) / iters
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--batch', type=int, default=2)
+    p.add_argument('--size', type=int, default=512)
+    p.add_argument('--iters', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = p.parse_args(argv)
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model))).to(args.device)
+    inputs, samples = fake_batch(model.num_classes, args.batch, args.size, args.device)
+    opt = torch.optim.SGD([q for q in model.parameters() if q.requires_grad], lr=1e-4)
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+
+    def train_step():
+        model.train()
+        losses = model.loss(inputs, copy.deepcopy(samples))
+        opt.zero_grad()
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer():
+        model.eval()
+        model.predict(inputs, copy.deepcopy(samples))
+
+    t_train = timed(train_step, args.iters, args.warmup, args.device)
+    t_infer = timed(infer, args.iters, args.warmup, args.device)
+    if args.device.startswith('cuda'):
+        mem = f'{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB (CUDA max allocated)'
+    else:
+        mem = f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (process peak RSS)'
+    n_params = sum(q.numel() for q in model.parameters())
+    n_train = sum(q.numel() for q in model.parameters() if q.requires_grad)
+    print(f'config      {args.config}')
+    print(f'device      {args.device}, batch {args.batch} x {args.size}x{args.size}')
+    print(f'parameters  {n_params / 1e6:.2f} M ({n_train / 1e6:.2f} M trainable)')
+    print(f'train step  {t_train:.4f} s/iter ({args.batch / t_train:.1f} img/s)')
+    print(f'inference   {t_infer:.4f} s/batch ({args.batch / t_infer:.1f} img/s)')
+    print(f'peak memory {mem}')
+
+
+if __name__ == '__main__':
+    main()
