@@ -5,7 +5,6 @@ import shutil
 import numpy as np
 import pytest
 from mmseg.registry import DATASETS
-from PIL import Image
 
 from mmseg_wsss.datasets import WSSSDatasetError, write_label_file
 from mmseg_wsss.datasets.transforms import LoadImageLevelLabels, PackWSSSInputs

@@ -1,7 +1,6 @@
 """The command-line tools, run as a user runs them, on the toy dataset."""
 import glob
 import json
-import os
 import os.path as osp
 import shutil
 import time
@@ -117,7 +116,6 @@ def test_resume_matches_uninterrupted_run(toy_root, tmp_path):
     a = torch.load(full / 'iter_6.pth', map_location='cpu', weights_only=False)['state_dict']
     b = torch.load(part / 'iter_6.pth', map_location='cpu', weights_only=False)['state_dict']
     assert a.keys() == b.keys()
-    moved = False
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-5), k
     first = torch.load(part / 'iter_3.pth', map_location='cpu', weights_only=False)['state_dict']
@@ -126,7 +124,7 @@ def test_resume_matches_uninterrupted_run(toy_root, tmp_path):
 
 
 def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
-    res = run_tool('tools/dist_train.sh', TOY_CAM_CFG, '2', '--work-dir', str(tmp_path),
+    run_tool('tools/dist_train.sh', TOY_CAM_CFG, '2', '--work-dir', str(tmp_path),
                    *toy_options(toy_root, iters=3), env=dict(PORT='29533', OMP_NUM_THREADS='1'))
     assert osp.isfile(tmp_path / 'iter_3.pth')
     log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
@@ -142,6 +140,11 @@ def test_bad_inputs_fail_clearly(cam_ckpt, toy_root, tmp_path):
     # model class count differs from the dataset's
     res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path / 'b'), *toy_options(toy_root, extra=['model.cam_head.num_classes=3']), check=False)
     assert res.returncode != 0 and 'The model predicts 4 classes' in res.stderr
+    # --amp on a machine without CUDA
+    if not torch.cuda.is_available():
+        res = run_tool('tools/train.py', TOY_CAM_CFG, '--amp', '--work-dir', str(tmp_path / 'amp'),
+                       *toy_options(toy_root), check=False)
+        assert res.returncode != 0 and '--amp needs a CUDA GPU' in res.stderr
     # missing checkpoint
     res = run_tool('tools/test.py', TOY_CAM_CFG, str(tmp_path / 'nope.pth'), '--work-dir', str(tmp_path / 'c'),
                    *toy_options(toy_root), check=False)

@@ -1,4 +1,6 @@
 # The generated toy dataset (tools/dataset_converters/make_toy_voc.py): CPU-sized, used by the demo and tests.
+# VOC's loaders with the toy dataset class, 128 px images and no worker processes.
+_base_ = './voc12_wsss.py'
 dataset_type = 'ToyWSSSDataset'
 data_root = 'data/toy_voc'
 crop_size = (112, 112)
@@ -10,18 +12,13 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackWSSSInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='LoadImageLevelLabels'),
-    dict(type='PackWSSSInputs'),
-]
+img_ratios = [0.75, 1.0, 1.25]
 tta_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[
-            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0, 1.25)],
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
@@ -29,39 +26,13 @@ tta_pipeline = [
             [dict(type='PackWSSSInputs')],
         ])
 ]
+toy_dataset = dict(type=dataset_type, data_root=data_root,
+                   data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'))
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/train.txt',
-        label_file='cls_labels.json',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/val.txt',
-        label_file='cls_labels.json',
-        pipeline=test_pipeline))
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(toy_dataset, ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(toy_dataset, ann_file='ImageSets/Segmentation/val.txt'))
 test_dataloader = val_dataloader
-train_eval_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/train.txt',
-        label_file='cls_labels.json',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+train_eval_dataloader = dict(num_workers=0, persistent_workers=False,
+                             dataset=dict(toy_dataset, ann_file='ImageSets/Segmentation/train.txt'))

@@ -59,16 +59,6 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 # CAM / pseudo-label quality is measured on the 1,464 "train" images (the WSSS convention).
 train_eval_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        ann_file='ImageSets/Segmentation/train.txt',
-        label_file='cls_labels.json',
-        pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], ann_file='ImageSets/Segmentation/train.txt'))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
