@@ -123,10 +123,18 @@ def test_predict_cam_source():
 
 
 def test_predict_without_labels_uses_classifier():
-    model = MODELS.build(tiny_cfg(decode=False, guides=False)).eval()
+    model = MODELS.build(tiny_cfg(decode=False, guides=False, test_cfg=dict(cam_scales=(0.5, 1.0)))).eval()
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        out = model.predict(torch.rand(1, 3, 32, 32))
-    assert out[0].seg_logits.data.shape == (K + 1, 32, 32)
+        model.cam_head.classifier.weight.normal_(0, 1)  # make some classes confidently present
+        out = model.predict(img)
+        keep = model.cam_head(model.extract_feat(img))['cls_logits'].sigmoid() > 0.5
+    assert keep.any() and not keep.all()
+    for i in range(2):
+        assert out[i].seg_logits.data.shape == (K + 1, 32, 32)
+        assert (out[i].cams.data[~keep[i]] == 0).all()
+        assert (out[i].cams.data[keep[i]].amax(dim=(1, 2)) > 0.9).all()
 
 
 def test_predict_decoder_source_and_output_cams():

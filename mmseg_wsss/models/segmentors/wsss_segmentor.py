@@ -172,11 +172,23 @@ class WSSSSegmentor(EncoderDecoder):
 
     def cam_inference(self, inputs: Tensor, metas: List[dict]) -> Tensor:
         """Normalised CAMs (B, K, H, W) at the input size, restricted to the image's classes."""
-        cams = multi_scale_flip_cams(self.raw_cams, inputs, self.test_cfg.cam_scales, self.test_cfg.cam_flip,
+        seen = {}
+
+        def cam_fn(x):
+            out = self.cam_head(self.extract_feat(x))
+            if x.shape == inputs.shape and 'cls_logits' not in seen:  # the first, unflipped full-size view
+                seen['cls_logits'] = out['cls_logits']
+            return self.cam_head.cams(out)
+
+        cams = multi_scale_flip_cams(cam_fn, inputs, self.test_cfg.cam_scales, self.test_cfg.cam_flip,
                                      self.align_corners)
-        labels = self._labels_for(metas, lambda: self.cam_head(self.extract_feat(inputs))['cls_logits'],
-                                  inputs.device)
-        return mask_absent(max_normalize(cams), labels)
+
+        def cls_logits():
+            if 'cls_logits' not in seen:  # no full-size view among the scales
+                seen['cls_logits'] = self.cam_head(self.extract_feat(inputs))['cls_logits']
+            return seen['cls_logits']
+
+        return mask_absent(max_normalize(cams), self._labels_for(metas, cls_logits, inputs.device))
 
     def cams_to_logits(self, cams: Tensor) -> Tensor:
         """Segmentation logits from normalised CAMs: log of [bg_thr, cams]. Their softmax is the normalised
