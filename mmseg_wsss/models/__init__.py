@@ -1,3 +1,5 @@
+from .clip import *  # noqa: F401,F403
+from .guides import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .pseudo_labels import *  # noqa: F401,F403

@@ -1,0 +1,127 @@
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from open_clip.transformer import text_global_pool
+from torch import Tensor
+
+from .openclip import build_open_clip, tokenizer_for
+from . import prompts as P
+
+
+@MODELS.register_module()
+class OpenCLIPTextEncoder(BaseModule):
+    """Frozen open_clip text tower with prompts for the dataset's classes.
+
+    Fixed prompts (every template x class, averaged per class, and the class-related background prompts) are
+    encoded once at construction and kept as non-persistent buffers: no text-encoder forward per iteration.
+    Optional learnable parts (CoOp-style ``n_ctx`` context vectors placed before the class name, and a learnable
+    background embedding) make ``forward`` run the frozen text transformer, with gradients to those parameters only.
+
+    Args:
+        model_name / pretrained / model_cfg: see :func:`build_open_clip` (``pretrained`` tag or local path).
+        class_names: 'voc12', 'coco14' or a list of foreground class names (written for CLIP).
+        templates: prompt templates with one ``{}`` (a name from ``prompts.TEMPLATES`` or a list).
+        bg_prompts: {class name: [background words]} for class-related backgrounds (CLIMS), encoded with
+            ``bg_template``.
+        n_ctx: learnable context tokens (0 = none).
+        learnable_bg: a learnable background embedding initialised from ``background_prompt``.
+    """
+
+    def __init__(self,
+                 model_name: str = 'ViT-B-16',
+                 pretrained: Optional[str] = 'openai',
+                 model_cfg: Optional[dict] = None,
+                 class_names: Union[str, Sequence[str]] = 'voc12',
+                 templates: Union[str, Sequence[str]] = 'single',
+                 bg_prompts: Optional[Dict[str, Sequence[str]]] = None,
+                 bg_template: str = 'a photo of {}.',
+                 background_prompt: Optional[str] = None,
+                 n_ctx: int = 0,
+                 learnable_bg: bool = False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        clip = build_open_clip(model_name, pretrained, model_cfg, config_key='text_encoder.pretrained')
+        clip.visual = None  # only the text tower is kept
+        self.clip = clip
+        self.tokenize = tokenizer_for(model_name, model_cfg)
+        self.class_names = class_names_ = P.class_names(class_names)
+        self.templates = P.templates(templates)
+        self.n_ctx = n_ctx
+        self.num_text_forwards = 0  # how many times the text transformer ran (tests: fixed prompts run once)
+
+        with torch.no_grad():
+            per_template = [self._encode_texts([t.format(c) for c in class_names_]) for t in self.templates]
+            self.register_buffer('fixed_class_embeddings', F.normalize(torch.stack(per_template).mean(0), dim=-1),
+                                 persistent=False)
+            bg_texts, owner = [], []
+            for k, name in enumerate(class_names_):
+                for word in (bg_prompts or {}).get(name, ()):
+                    bg_texts.append(bg_template.format(word))
+                    owner.append(k)
+            unknown = set(bg_prompts or {}) - set(class_names_)
+            if unknown:
+                raise KeyError(f'bg_prompts name classes that are not in class_names: {sorted(unknown)}')
+            self.bg_texts = bg_texts
+            emb = self._encode_texts(bg_texts) if bg_texts else torch.zeros(0, self.embed_dim)
+            self.register_buffer('bg_embeddings', emb, persistent=False)
+            self.register_buffer('bg_owner', torch.tensor(owner, dtype=torch.long), persistent=False)
+            bg = self._encode_texts([background_prompt])[0] if background_prompt else None
+        if learnable_bg:
+            if bg is None:
+                raise ValueError('learnable_bg needs a background_prompt to start from')
+            self.background = nn.Parameter(bg.clone())
+        elif bg is not None:
+            self.register_buffer('background', bg, persistent=False)
+        else:
+            self.background = None
+
+        if n_ctx > 0:
+            width = clip.token_embedding.weight.shape[1]
+            self.ctx = nn.Parameter(torch.randn(n_ctx, width) * 0.02)
+            prompts = [' '.join(['X'] * n_ctx) + f' {c}.' for c in class_names_]
+            self.register_buffer('ctx_tokens', self.tokenize(prompts), persistent=False)
+        else:
+            self.ctx = None
+
+    @property
+    def embed_dim(self) -> int:
+        proj = self.clip.text_projection
+        return proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1]
+
+    def _encode_tokens(self, tokens: Tensor, ctx: Optional[Tensor] = None) -> Tensor:
+        """open_clip's ``encode_text`` with optional context vectors replacing tokens 1..n_ctx; normalised."""
+        self.num_text_forwards += 1
+        m = self.clip
+        x = m.token_embedding(tokens)
+        if ctx is not None:
+            x = torch.cat([x[:, :1], ctx[None].expand(x.shape[0], -1, -1).to(x.dtype), x[:, 1 + ctx.shape[0]:]], 1)
+        x = x + m.positional_embedding.to(x.dtype)
+        x = m.transformer(x, attn_mask=m.attn_mask)
+        x = m.ln_final(x)
+        x = text_global_pool(x, tokens, m.text_pool_type, eos_token_id=getattr(m, 'text_eos_id', None))
+        x = m.text_projection(x) if isinstance(m.text_projection, nn.Linear) else x @ m.text_projection
+        return F.normalize(x, dim=-1)
+
+    def _encode_texts(self, texts):
+        device = self.clip.token_embedding.weight.device
+        return self._encode_tokens(self.tokenize(list(texts)).to(device))
+
+    def forward(self) -> Dict[str, Optional[Tensor]]:
+        """class_embeddings (K, D), bg_embeddings (L, D) with bg_owner (L,) class index, background (D,) or None;
+        all L2-normalised."""
+        if self.ctx is not None:
+            cls = self._encode_tokens(self.ctx_tokens, self.ctx)
+        else:
+            cls = self.fixed_class_embeddings
+        bg = F.normalize(self.background, dim=-1) if self.background is not None else None
+        return dict(class_embeddings=cls, bg_embeddings=self.bg_embeddings, bg_owner=self.bg_owner, background=bg)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.clip.eval()  # frozen teacher: dropout and norms stay in eval mode
+        return self
+

@@ -1,0 +1,3 @@
+from .clip_evaluator import CLIPEvaluator
+
+__all__ = ['CLIPEvaluator']

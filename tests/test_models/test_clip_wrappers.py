@@ -1,0 +1,106 @@
+import time
+
+import pytest
+import torch
+from mmengine.optim import build_optim_wrapper
+
+from mmseg_wsss.models.clip import OpenCLIPImageEncoder, OpenCLIPTextEncoder, interpolate_pos_embed, tiny_clip_cfg
+from mmseg_wsss.models.clip import openclip as oc
+from mmseg_wsss.models.clip.prompts import VOC12_CLIP_NAMES
+from mmseg_wsss.utils.compat import PretrainedWeightsNotFound
+
+CFG = tiny_clip_cfg()
+
+
+def text_encoder(**kw):
+    args = dict(model_name='tiny', pretrained=None, model_cfg=CFG, class_names=['boat', 'train', 'cow'],
+                templates='clims', bg_prompts={'train': ['railroad', 'railway'], 'boat': ['river']})
+    args.update(kw)
+    return OpenCLIPTextEncoder(**args)
+
+
+def test_fixed_prompts_encoded_once_and_frozen():
+    enc = text_encoder()
+    n = enc.num_text_forwards
+    assert n == 2  # one batch for the single template, one for the background prompts
+    for _ in range(5):
+        out = enc()
+    assert enc.num_text_forwards == n  # no text forward per iteration
+    assert out['class_embeddings'].shape == (3, 32)
+    assert torch.allclose(out['class_embeddings'].norm(dim=-1), torch.ones(3))
+    assert enc.bg_texts == ['a photo of river.', 'a photo of railroad.', 'a photo of railway.']
+    assert enc.bg_owner.tolist() == [0, 1, 1]
+    assert not any(p.requires_grad for p in enc.parameters())
+    # the fixed embedding is exactly CLIP's encode_text of the prompt
+    ref = enc.clip.encode_text(enc.tokenize(['a photo of boat.']), normalize=True)
+    assert torch.allclose(out['class_embeddings'][0], ref[0], atol=1e-5)
+    enc.train()
+    assert not enc.clip.training
+
+
+def test_learnable_context_and_background_get_gradients():
+    enc = text_encoder(n_ctx=4, learnable_bg=True, background_prompt='a photo of background.')
+    trainable = [n for n, p in enc.named_parameters() if p.requires_grad]
+    assert sorted(trainable) == ['background', 'ctx']
+    out = enc()
+    (out['class_embeddings'].sum() + out['background'].sum()).backward()
+    assert enc.ctx.grad.abs().sum() > 0 and enc.background.grad.abs().sum() > 0
+    assert all(p.grad is None for n, p in enc.named_parameters() if n not in ('ctx', 'background'))
+
+
+def test_class_name_tables_and_bad_bg_prompts():
+    assert 'dining table' in VOC12_CLIP_NAMES and 'tv monitor' in VOC12_CLIP_NAMES and len(VOC12_CLIP_NAMES) == 20
+    with pytest.raises(KeyError, match='not in class_names'):
+        text_encoder(bg_prompts={'zebra': ['savanna']})
+
+
+def test_image_encoder_evaluator_and_backbone():
+    enc = OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=CFG, out_indices=(0, -1))
+    assert not any(p.requires_grad for p in enc.parameters())
+    x = torch.rand(3, 3, 50, 70, requires_grad=True)
+    emb = enc.encode(x)
+    assert emb.shape == (3, 32) and torch.allclose(emb.norm(dim=-1), torch.ones(3), atol=1e-5)
+    emb.sum().backward()
+    assert x.grad.abs().sum() > 0  # gradient reaches the input (CLIMS's CAMs)
+    assert all(p.grad is None for p in enc.parameters())
+    # at the native size, encode() equals open_clip's own image encoding
+    img = torch.rand(2, 3, 32, 32)
+    ref = torch.nn.functional.normalize(enc.visual((img - enc.mean) / enc.std), dim=-1)
+    assert torch.allclose(enc.encode(img), ref, atol=1e-5)
+    maps = enc(torch.rand(2, 3, 48, 64))
+    assert [m.shape for m in maps] == [(2, 32, 6, 8), (2, 32, 6, 8)]
+    assert not maps[0].requires_grad  # frozen backbone runs without autograd by default
+    tok = enc.forward_tokens(img[:1])
+    assert tok['cls'].shape == (1, 32) and tok['patches'].shape == (1, 16, 32)
+    # the class token of the native-size forward is open_clip's image embedding
+    assert torch.allclose(tok['cls'], enc.visual(img[:1]), atol=1e-5)
+
+
+def test_pos_embed_interpolation():
+    pos = torch.randn(1 + 14 * 14, 8)
+    assert interpolate_pos_embed(pos, (14, 14), (14, 14)) is pos  # 224 inputs unchanged
+    out = interpolate_pos_embed(pos, (14, 14), (32, 20))
+    assert out.shape == (1 + 32 * 20, 8) and torch.equal(out[0], pos[0])
+
+
+def test_frozen_towers_not_in_optimizer():
+    model = torch.nn.ModuleDict(dict(text=text_encoder(n_ctx=2), head=torch.nn.Linear(4, 2)))
+    wrapper = build_optim_wrapper(model, dict(type='OptimWrapper', constructor='FrozenAwareOptimWrapperConstructor',
+                                              optimizer=dict(type='SGD', lr=0.1)))
+    in_opt = {id(p) for g in wrapper.optimizer.param_groups for p in g['params']}
+    expected = {id(p) for p in model.parameters() if p.requires_grad}
+    assert in_opt == expected and len(expected) == 3  # ctx, head weight, head bias
+
+
+def test_missing_weights_fail_fast(tmp_path, monkeypatch):
+    monkeypatch.setattr(oc, '_reachable', lambda host, port=443, timeout=5: False)
+    monkeypatch.setenv('HF_HUB_CACHE', str(tmp_path))
+    monkeypatch.setattr(oc.osp, 'expanduser', lambda p: p.replace('~', str(tmp_path)))
+    t = time.time()
+    with pytest.raises(PretrainedWeightsNotFound, match=r'ViT-B-16/openai are not cached.*text_encoder\.pretrained'):
+        OpenCLIPTextEncoder(model_name='ViT-B-16', pretrained='openai')
+    assert time.time() - t < 10
+    with pytest.raises(PretrainedWeightsNotFound, match='CLIP checkpoint not found: /no/such/clip.bin'):
+        OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='/no/such/clip.bin')
+    with pytest.raises(ValueError, match='unknown open_clip pretrained tag'):
+        OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='nonsense')
