@@ -104,3 +104,18 @@ def test_missing_weights_fail_fast(tmp_path, monkeypatch):
         OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='/no/such/clip.bin')
     with pytest.raises(ValueError, match='unknown open_clip pretrained tag'):
         OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='nonsense')
+
+
+def test_resnet_clip_tower():
+    cfg = dict(embed_dim=32, vision_cfg=dict(image_size=64, layers=(1, 1, 1, 1), width=16),
+               text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
+    enc = OpenCLIPImageEncoder(model_name='tiny-rn', pretrained=None, model_cfg=cfg, out_indices=(1, 3))
+    assert not enc.is_vit
+    x = torch.rand(2, 3, 40, 56, requires_grad=True)
+    emb = enc.encode(x)
+    emb.sum().backward()
+    assert emb.shape == (2, 32) and x.grad.abs().sum() > 0
+    maps = enc(torch.rand(1, 3, 64, 96))
+    assert [m.shape[1:] for m in maps] == [(128, 8, 12), (512, 2, 3)]
+    with pytest.raises(NotImplementedError):
+        enc.forward_tokens(torch.rand(1, 3, 64, 64))
