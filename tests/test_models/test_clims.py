@@ -146,3 +146,26 @@ def test_code_variant_weights_and_errors():
     assert set(k for k in out if k.startswith('loss')) == {'loss_otm', 'loss_btm', 'loss_cbs', 'loss_reg'}
     with pytest.raises(ValueError):
         build_guide(variant='blog')
+
+
+def test_cam_network_learns_only_through_the_evaluator():
+    from mmengine.config import Config
+    from mmseg.structures import SegDataSample
+
+    from tests.conftest import ROOT
+    cfg = Config.fromfile(f'{ROOT}/configs/toy/clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112.py')
+    model = MODELS.build(cfg.model).train()
+    samples = []
+    for labels in ([1, 2], [4]):
+        s = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64), img_labels=labels))
+        hot = torch.zeros(6)
+        hot[[0] + labels] = 1
+        s.gt_img_labels = hot
+        samples.append(s)
+    losses = model.loss(torch.randn(2, 3, 64, 64), samples)
+    assert not any(k == 'loss_cls' for k in losses)  # Eq. 13 has no classification term
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.cam_head.classifier.weight.grad.abs().sum() > 0
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.guides[0].parameters())
+    assert not model.guides[0].image_encoder.visual.training  # frozen teacher stays in eval mode
