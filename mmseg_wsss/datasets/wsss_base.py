@@ -65,7 +65,7 @@ class WSSSDataset(BaseSegDataset):
             self.label_file = osp.join(self.data_root, self.label_file)
 
     def _needs_masks(self) -> bool:
-        return any(getattr(t, '__class__', type(t)).__name__ == 'LoadAnnotations' for t in self.pipeline.transforms)
+        return any(type(t).__name__ == 'LoadAnnotations' for t in self.pipeline.transforms)
 
     def load_data_list(self) -> List[dict]:
         if self.pseudo_label_dir:

@@ -66,6 +66,11 @@ def _pop_schedule(cfg: dict, default_name: str):
     return cfg, weight, start, name
 
 
+def _weighted(outputs: Dict[str, Tensor], weight: float, prefix: str) -> Dict[str, Tensor]:
+    """Scale the loss terms (keys starting with 'loss') of a component and prefix all its keys."""
+    return add_prefix({k: v * weight if k.startswith('loss') else v for k, v in outputs.items()}, prefix)
+
+
 @MODELS.register_module()
 class WSSSSegmentor(EncoderDecoder):
     """Segmentor configured from a backbone, a CAM head and optional decoder, pseudo labels and guides.
@@ -208,15 +213,13 @@ class WSSSSegmentor(EncoderDecoder):
         else:
             metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:], pad_shape=inputs.shape[2:],
                           padding_size=[0, 0, 0, 0])] * inputs.shape[0]
-        cams = None
-        if self.predict_source == 'cam' and self.test_cfg.mode == 'whole':
-            cams = self.cam_inference(inputs, metas)
+        source = self.predict_source
+        want_cams = source == 'cam' or (self.cam_head is not None and self.test_cfg.output_cams)
+        cams = self.cam_inference(inputs, metas) if want_cams else None
+        if source == 'cam' and self.test_cfg.mode == 'whole':
             seg_logits = self.cams_to_logits(cams)
         else:
             seg_logits = self.inference(inputs, metas)
-        if cams is None and self.cam_head is not None and (self.predict_source == 'cam'
-                                                            or self.test_cfg.output_cams):
-            cams = self.cam_inference(inputs, metas)
         results = self.postprocess_result(seg_logits, data_samples)
         if cams is not None:
             for i, res in enumerate(results):
@@ -273,14 +276,11 @@ class WSSSSegmentor(EncoderDecoder):
             ctx.pseudo_labels[name] = labels
             samples = [SegDataSample(metainfo=s.metainfo, gt_sem_seg=PixelData(data=labels[i:i + 1]))
                        for i, s in enumerate(data_samples)]
-            dec = self.decode_head.loss(feats, samples, self.train_cfg)
-            losses.update(add_prefix({k: v * w if k.startswith('loss') else v for k, v in dec.items()},
-                                     f'decode_{name}'))
+            losses.update(_weighted(self.decode_head.loss(feats, samples, self.train_cfg), w, f'decode_{name}'))
 
         for guide, (w, start, name) in zip(self.guides, self._guide_schedule):
             if it < start:
                 losses[f'{name}.loss'] = inputs.new_zeros(())
                 continue
-            g = guide(ctx)
-            losses.update(add_prefix({k: v * w if k.startswith('loss') else v for k, v in g.items()}, name))
+            losses.update(_weighted(guide(ctx), w, name))
         return losses
