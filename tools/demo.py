@@ -7,7 +7,6 @@
 
 Every step runs the real command-line tool in a subprocess, as a user would. Outputs go to work_dirs/demo/.
 """
-import glob
 import json
 import os
 import os.path as osp
@@ -15,6 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+from mmseg_wsss.apis.cli import read_logged_metrics  # noqa: E402
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 PY = sys.executable
@@ -33,13 +35,6 @@ def run(*cmd, capture=False):
     return res.stdout if capture else None
 
 
-def test_metrics(work_dir: str) -> dict:
-    """The metrics tools/test.py logged in ``work_dir`` (mmengine's <timestamp>/<timestamp>.json)."""
-    logs = sorted(glob.glob(osp.join(ROOT, work_dir, '*', '*.json')))
-    with open(logs[-1]) as f:
-        return json.loads(f.read().strip().splitlines()[-1])
-
-
 def main():
     os.chdir(ROOT)
     start = time.time()
@@ -51,7 +46,7 @@ def main():
     run('tools/train.py', CAM_CFG, '--work-dir', f'{OUT}/cam')
     cam_ckpt = f'{OUT}/cam/iter_2000.pth'
     run('tools/test.py', CAM_CFG, cam_ckpt, '--work-dir', f'{OUT}/cam_test')
-    cam = test_metrics(f'{OUT}/cam_test')
+    cam = read_logged_metrics(f'{OUT}/cam_test')
     thr = cam['cam/best_bg_thr']
 
     pseudo = f'{OUT}/pseudo_labels'
@@ -65,7 +60,7 @@ def main():
     run('tools/train.py', SEG_CFG, '--work-dir', f'{OUT}/retrain',
         '--cfg-options', f'train_dataloader.dataset.pseudo_label_dir={pseudo}')
     run('tools/test.py', SEG_CFG, f'{OUT}/retrain/iter_1000.pth', '--work-dir', f'{OUT}/retrain_test')
-    seg = test_metrics(f'{OUT}/retrain_test')
+    seg = read_logged_metrics(f'{OUT}/retrain_test')
     bg_val = json.loads(run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--all-background',
                             '--split', 'val', capture=True).strip().splitlines()[-1])
     bg_train = json.loads(run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--all-background',

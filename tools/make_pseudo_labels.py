@@ -17,12 +17,12 @@ import os.path as osp
 import sys
 
 import mmcv
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
-from mmseg_wsss.apis import (build_model, build_split_dataset, predict_one, pseudo_label_from_cams,
-                             pseudo_label_from_probs)
+from mmseg_wsss.apis import (build_model, build_split_dataset, load_inference_config, predict_one,
+                             pseudo_label_from_cams, pseudo_label_from_probs)
 from mmseg_wsss.utils.io import atomic_write_text, save_label_png
 
 
@@ -45,14 +45,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model_cfg = cfg.model.get('module', cfg.model)  # a TTA config wraps the model
-    cfg.model = model_cfg
-    test_cfg = cfg.model.setdefault('test_cfg', {})
-    if args.source != 'auto':
-        test_cfg['source'] = args.source
+    cfg = load_inference_config(args.config, args.cfg_options, None if args.source == 'auto' else args.source)
     dataset = build_split_dataset(cfg, args.split)  # fails fast on missing data, before loading weights
     model = build_model(cfg, args.checkpoint, args.device)
     source = model.predict_source

@@ -14,11 +14,11 @@ import os.path as osp
 import cv2
 import mmcv
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
-from mmseg_wsss.apis import build_model, build_split_dataset, predict_one
+from mmseg_wsss.apis import build_model, build_split_dataset, load_inference_config, predict_one
 from mmseg_wsss.utils.cam_ops import cams_to_seg
 from mmseg_wsss.utils.io import read_label_png, save_image
 
@@ -66,11 +66,7 @@ def colorize(label: np.ndarray, palette) -> np.ndarray:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.model = cfg.model.get('module', cfg.model)
-    cfg.model.setdefault('test_cfg', {})['source'] = 'cam'
+    cfg = load_inference_config(args.config, args.cfg_options, source='cam')
     dataset = build_split_dataset(cfg, args.split)
     model = build_model(cfg, args.checkpoint, args.device)
     classes, palette = dataset.metainfo['classes'], dataset.metainfo['palette']

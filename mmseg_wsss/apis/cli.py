@@ -1,5 +1,7 @@
-"""What tools/train.py and tools/test.py share: the common flags and config loading."""
+"""What the command-line tools share: common flags, config loading, the metrics tools/test.py logs."""
 import argparse
+import glob
+import json
 import os
 import os.path as osp
 
@@ -28,3 +30,12 @@ def load_config(args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def read_logged_metrics(work_dir: str) -> dict:
+    """The metrics the last ``tools/test.py`` run logged in ``work_dir`` (mmengine's <timestamp>/<timestamp>.json)."""
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not logs:
+        raise FileNotFoundError(f'no metrics json log in {work_dir}')
+    with open(logs[-1]) as f:
+        return json.loads(f.read().strip().splitlines()[-1])

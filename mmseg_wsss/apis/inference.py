@@ -15,6 +15,18 @@ INFER_PIPELINE = [
 ]
 
 
+def load_inference_config(config: str, cfg_options=None, source: str = None) -> Config:
+    """A config ready for :func:`build_model`: ``--cfg-options`` merged, a TTA wrapper unwrapped, and
+    ``model.test_cfg.source`` set when ``source`` is given ('cam' or 'decoder')."""
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.model = cfg.model.get('module', cfg.model)
+    if source is not None:
+        cfg.model.setdefault('test_cfg', {})['source'] = source
+    return cfg
+
+
 def build_model(cfg: Config, checkpoint: str, device: str = None):
     """Build ``cfg.model`` and load ``checkpoint`` (weights only; missing file: one clear error)."""
     init_default_scope(cfg.get('default_scope', 'mmseg'))

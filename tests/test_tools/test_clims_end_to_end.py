@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mmseg_wsss.apis import read_logged_metrics
 from tests.conftest import ROOT, run_tool, toy_options
 
 CLIMS_CFG = osp.join(ROOT, 'configs/toy/clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112.py')
@@ -24,7 +25,7 @@ def test_clims_train_test_pseudo_labels(toy_root, tmp_path):
     # the frozen CLIP's weights did not move (they are not trained), the CAM head did exist and train
     assert any(k.startswith('cam_head.classifier') for k in state)
     run_tool('tools/test.py', CLIMS_CFG, str(ckpt), '--work-dir', str(tmp_path / 't'), *toy_options(toy_root))
-    m = json.loads(open(sorted(glob.glob(str(tmp_path / 't' / '*' / '*.json')))[-1]).read().strip().splitlines()[-1])
+    m = read_logged_metrics(str(tmp_path / 't'))
     assert 'cam/mIoU' in m and 'cam/best_bg_thr' in m
     out = tmp_path / 'pl'
     res = run_tool('tools/make_pseudo_labels.py', CLIMS_CFG, str(ckpt), '--out-dir', str(out),

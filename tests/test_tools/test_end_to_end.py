@@ -10,13 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from mmseg_wsss.apis import read_logged_metrics
 from tests.conftest import TOY_CAM_CFG, TOY_SEG_CFG, run_tool, toy_options
-
-
-def logged_metrics(work_dir):
-    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    assert logs, f'no json log in {work_dir}'
-    return json.loads(open(logs[-1]).read().strip().splitlines()[-1])
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +28,7 @@ def cam_ckpt(toy_root, tmp_path_factory):
 
 def test_test_tool_cam_metric_on_train_split(cam_ckpt, toy_root, tmp_path):
     run_tool('tools/test.py', TOY_CAM_CFG, cam_ckpt, '--work-dir', str(tmp_path), *toy_options(toy_root))
-    m = logged_metrics(str(tmp_path))
+    m = read_logged_metrics(str(tmp_path))
     assert 0 <= m['cam/mIoU'] <= 100 and 'cam/best_bg_thr' in m and 'mIoU' in m
 
 
@@ -41,7 +36,7 @@ def test_test_tool_tta_and_out(cam_ckpt, toy_root, tmp_path):
     out = tmp_path / 'preds'
     run_tool('tools/test.py', TOY_CAM_CFG, cam_ckpt, '--tta', '--work-dir', str(tmp_path / 'w'), '--out', str(out),
              *toy_options(toy_root))
-    m = logged_metrics(str(tmp_path / 'w'))
+    m = read_logged_metrics(str(tmp_path / 'w'))
     assert 'mIoU' in m and 'cam/mIoU' in m  # CAMs survive the TTA merge
     assert len(list(out.glob('*.png'))) == 24
 
@@ -96,7 +91,7 @@ def test_retrain_on_pseudo_labels(cam_ckpt, toy_root, tmp_path):
              *toy_options(toy_root, iters=4, extra=[f'train_dataloader.dataset.pseudo_label_dir={pl}']))
     run_tool('tools/test.py', TOY_SEG_CFG, str(work / 'iter_4.pth'), '--work-dir', str(tmp_path / 't'),
              *toy_options(toy_root))
-    assert 'mIoU' in logged_metrics(str(tmp_path / 't'))
+    assert 'mIoU' in read_logged_metrics(str(tmp_path / 't'))
     res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, str(pl),
                    '--cfg-options', f'train_eval_dataloader.dataset.data_root={toy_root}')
     scores = json.loads(res.stdout.strip().splitlines()[-1])

@@ -11,7 +11,6 @@ The CLIP here is random, so this checks that CLIMS's plumbing and gradients work
 usable), not the paper's gain, which needs the real CLIP.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -20,6 +19,8 @@ import subprocess
 import sys
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+from mmseg_wsss.apis.cli import read_logged_metrics  # noqa: E402
 CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py'
 CLIMS_CFG = 'configs/toy/clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112.py'
 
@@ -38,8 +39,7 @@ def schedule(iters: int, data: str):
 def cam_miou(cfg: str, ckpt: str, work: str, data: str) -> dict:
     run('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options',
         f'test_dataloader.dataset.data_root={data}')
-    log = sorted(glob.glob(osp.join(ROOT, work, '*', '*.json')))[-1]
-    m = json.loads(open(log).read().strip().splitlines()[-1])
+    m = read_logged_metrics(osp.join(ROOT, work))
     return dict(mIoU=m['cam/mIoU'], bg_thr=m['cam/best_bg_thr'])
 
 
