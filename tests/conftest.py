@@ -44,8 +44,9 @@ def run_tool(*args, timeout=600, check=True, env=None, cwd=ROOT):
 
 
 def toy_options(root: str, iters: int = 4, extra=()) -> list:
-    """--cfg-options that point a toy config at ``root`` and shorten training."""
-    opts = [f'{k}.dataset.data_root={root}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    """--cfg-options that point a toy config at ``root`` (the one ``data_root`` key moves every dataloader) and
+    shorten training."""
+    opts = [f'data_root={root}']
     opts += [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
              f'default_hooks.checkpoint.interval={iters}', 'default_hooks.logger.interval=1']
     return ['--cfg-options', *opts, *extra]

@@ -7,9 +7,11 @@
 
 Every step runs the real command-line tool in a subprocess, as a user would. Outputs go to work_dirs/demo/.
 """
+import glob
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +68,11 @@ def main():
     bg_train = json.loads(run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--all-background',
                               capture=True).strip().splitlines()[-1])
 
+    # PseudoLabelQualityHook (in the toy CAM config) logged the CAM pseudo labels' mIoU during training
+    pattern = r"pseudo labels 'cam' at iter (\d+) \(\d+ images\): \{'mIoU': ([\d.]+)"
+    curve = {int(it): float(m) for log in glob.glob(f'{OUT}/cam/*/*.log')
+             for it, m in re.findall(pattern, open(log).read())}
+
     summary = {
         'CAM mIoU (train, best bg threshold)': cam['cam/mIoU'],
         'best bg threshold': thr,
@@ -74,6 +81,7 @@ def main():
         'all-background mIoU (train)': bg_train['mIoU'],
         'retrained DeepLabV3+ mIoU (val)': round(float(seg['mIoU']), 2),
         'all-background mIoU (val)': bg_val['mIoU'],
+        'training-time CAM pseudo-label mIoU by iteration (64 train images, hook)': curve,
     }
     with open(f'{OUT}/summary.json', 'w') as f:
         json.dump(summary, f, indent=1)
@@ -84,6 +92,7 @@ def main():
     print(f'CAM metrics (tools/test.py) {OUT}/cam_test/')
     print(f'pseudo labels (PNG)        {pseudo}/')
     print(f'CAM overlays (PNG grids)   {OUT}/cam_vis/')
+    print(f'overlays during training   {OUT}/cam/<timestamp>/vis_data/vis_image/cam_overlays_<iter>.png')
     print(f'retrained segmentor        {OUT}/retrain/iter_1000.pth')
     print(f'summary                    {OUT}/summary.json')
     print(f'total time                 {time.time() - start:.0f} s')

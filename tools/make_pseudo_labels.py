@@ -21,7 +21,7 @@ from mmengine.config import DictAction
 from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
-from mmseg_wsss.apis import (build_model, build_split_dataset, load_inference_config, predict_one,
+from mmseg_wsss.apis import (build_split_dataset, init_wsss_model, load_inference_config, predict_item,
                              pseudo_label_from_cams, pseudo_label_from_probs)
 from mmseg_wsss.utils.io import atomic_write_text, save_label_png
 
@@ -47,7 +47,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_inference_config(args.config, args.cfg_options, None if args.source == 'auto' else args.source)
     dataset = build_split_dataset(cfg, args.split)  # fails fast on missing data, before loading weights
-    model = build_model(cfg, args.checkpoint, args.device)
+    model = init_wsss_model(cfg, args.checkpoint, args.device)
     source = model.predict_source
     bg_thr = model.test_cfg.bg_thr
     high = bg_thr if args.high_thr is None else args.high_thr
@@ -66,10 +66,10 @@ def main(argv=None):
         if osp.isfile(out_path):
             skipped += 1
             continue
-        res = predict_one(model, dataset, idx)
+        res = predict_item(model, dataset, idx)
         img = mmcv.imread(info['img_path'], channel_order='rgb') if args.crf else None
         if source == 'cam':
-            label = pseudo_label_from_cams(res.cams.data, high, low, img=img, crf=crf)
+            label = pseudo_label_from_cams(res.cams.data, info['img_labels'], high, low, img=img, crf=crf)
         else:
             probs = res.seg_logits.data.softmax(0)
             label = pseudo_label_from_probs(probs, info['img_labels'], args.conf_thr, img=img, crf=crf)

@@ -7,15 +7,7 @@ _base_ = [
 load_from = 'work_dirs/cam_r50-d16_1xb16-6.2k_coco14-512x512/iter_6200.pth'
 model = dict(
     cam_head=dict(num_classes=80),
-    guides=[
-        dict(
-            type='CLIPEvaluator',
-            name='clims',
-            image_encoder=dict(type='OpenCLIPImageEncoder', model_name='ViT-B-16', pretrained='openai'),
-            text_encoder=dict(type='OpenCLIPTextEncoder', model_name='ViT-B-16', pretrained='openai',
-                              class_names='coco14', templates='clims'),
-            alpha=10.0, beta=25.0, gamma=29.5, delta=1.15, variant='paper'),
-    ])
+    encoders=dict(clip_text=dict(class_names='coco14', bg_prompts=None)))
 max_iters = 5130
 val_interval = 2565
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)

@@ -9,7 +9,7 @@ pseudo_label_dir = 'work_dirs/pseudo_labels/coco14'
 model = dict(decode_head=dict(num_classes=81), auxiliary_head=dict(num_classes=81))
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),

@@ -3,6 +3,9 @@ _base_ = [
     '../_base_/models/cam_r18-tiny-d8.py', '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_iter.py'
 ]
+# A CAM pseudo-label source, read by no loss term (so never computed in training), for the quality hook:
+# its mIoU on 64 train images is logged every 500 iterations (pseudo_label/cam/mIoU).
+model = dict(pseudo_labels=dict(cam=dict(type='CAMPseudoLabel', high_thr=0.3, low_thr=0.3)))
 max_iters = 2000
 val_interval = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
@@ -20,4 +23,9 @@ default_hooks = dict(
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
 test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]
+custom_hooks = [
+    dict(type='ClassCountCheckHook'),
+    dict(type='PseudoLabelQualityHook', interval=500, dataloader='train_eval_dataloader', num_images=64),
+    dict(type='CAMVisualizationHook', interval=1000, dataloader='val_dataloader', num_images=4),
+]
 randomness = dict(seed=0)

@@ -8,22 +8,25 @@ tiny_clip = dict(
     text_cfg=dict(context_length=32, vocab_size=49408, width=32, heads=2, layers=2))
 toy_names = ['boat', 'train', 'cow', 'bird', 'bottle']
 model = dict(
+    # A random teacher has no weights file to be rebuilt from, so it is saved in the checkpoints
+    # (in_checkpoint=True); a teacher loaded from `pretrained` is not (the default).
+    encoders=dict(
+        clip_image=dict(type='OpenCLIPImageEncoder', model_name='tiny', pretrained=None, model_cfg=tiny_clip,
+                        in_checkpoint=True),
+        clip_text=dict(
+            type='OpenCLIPTextEncoder',
+            model_name='tiny',
+            pretrained=None,
+            model_cfg=tiny_clip,
+            class_names=toy_names,
+            templates='clims',
+            bg_prompts=dict(boat=['water', 'river'], train=['railroad', 'railway'], cow=['grass']),
+            in_checkpoint=True)),
     cam_head=dict(_delete_=True, type='SigmoidCAMHead', in_channels=128, num_classes=5),
-    guides=[
-        dict(
-            type='CLIPEvaluator',
-            name='clims',
-            image_encoder=dict(type='OpenCLIPImageEncoder', model_name='tiny', pretrained=None, model_cfg=tiny_clip),
-            text_encoder=dict(
-                type='OpenCLIPTextEncoder',
-                model_name='tiny',
-                pretrained=None,
-                model_cfg=tiny_clip,
-                class_names=toy_names,
-                templates='clims',
-                bg_prompts=dict(boat=['water', 'river'], train=['railroad', 'railway'], cow=['grass'])),
-            alpha=10.0, beta=25.0, gamma=29.5, delta=1.15, variant='paper'),
-    ])
+    losses=dict(
+        _delete_=True,
+        clims=dict(type='CLIMSLoss', image_encoder='clip_image', text_encoder='clip_text',
+                   alpha=10.0, beta=25.0, gamma=29.5, delta=1.15, variant='paper')))
 max_iters = 1000
 val_interval = 1000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)

@@ -43,7 +43,7 @@ model = dict(
     test_cfg=dict(mode='whole'))
 crop_size = (112, 112)
 train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.8, 1.2), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),

@@ -7,6 +7,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from .config import load_config as load_config_file
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='the dir to save logs, models and metrics')
@@ -18,13 +20,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(args) -> Config:
-    """Load ``args.config`` with ``--cfg-options``, the launcher and the work dir (default work_dirs/<name>)."""
+    """Load ``args.config`` with ``--cfg-options`` (``data_root=`` moves every loader), the launcher and the work
+    dir (default work_dirs/<name>)."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config_file(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -1,39 +1,36 @@
-"""Running a model over a dataset outside the runner (pseudo labels, visualisation)."""
+"""Running a trained model over a dataset outside the runner (pseudo labels, visualisation).
+
+Models come from ``mmseg.apis.init_model`` (which sets ``model.cfg`` and ``model.dataset_meta`` from the
+checkpoint) and samples go through ``model.test_step``, mmengine's own data-preprocessor + predict path; the
+datasets are the config's own, with an inference pipeline, because the image-level labels live there.
+"""
 import copy
 
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
-from mmseg.registry import DATASETS, MODELS
+from mmseg.apis import init_model
+from mmseg.registry import DATASETS
 
-INFER_PIPELINE = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadImageLevelLabels'),
-    dict(type='PackWSSSInputs'),
-]
+from .config import load_config
+
+INFER_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackWSSSInputs')]
 
 
 def load_inference_config(config: str, cfg_options=None, source: str = None) -> Config:
-    """A config ready for :func:`build_model`: ``--cfg-options`` merged, a TTA wrapper unwrapped, and
+    """A config for :func:`init_wsss_model`: ``--cfg-options`` merged, a TTA wrapper unwrapped, and
     ``model.test_cfg.source`` set when ``source`` is given ('cam' or 'decoder')."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     cfg.model = cfg.model.get('module', cfg.model)
     if source is not None:
         cfg.model.setdefault('test_cfg', {})['source'] = source
     return cfg
 
 
-def build_model(cfg: Config, checkpoint: str, device: str = None):
-    """Build ``cfg.model`` and load ``checkpoint`` (weights only; missing file: one clear error)."""
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    load_checkpoint(model, checkpoint, map_location='cpu', revise_keys=[(r'^module\.', '')])
-    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    return model.to(device).eval()
+def init_wsss_model(cfg: Config, checkpoint: str, device: str = None):
+    """``mmseg.apis.init_model`` on this machine's default device (CUDA if present, else CPU)."""
+    return init_model(cfg, checkpoint, device=device or ('cuda:0' if torch.cuda.is_available() else 'cpu'))
 
 
 def build_split_dataset(cfg: Config, split: str, with_masks: bool = False):
@@ -52,7 +49,6 @@ def build_split_dataset(cfg: Config, split: str, with_masks: bool = False):
 
 
 @torch.no_grad()
-def predict_one(model, dataset, idx: int):
-    """Model prediction (a SegDataSample) for one dataset item."""
-    data = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
-    return model.predict(data['inputs'], data['data_samples'])[0]
+def predict_item(model, dataset, idx: int):
+    """``model.test_step`` on one dataset item (a SegDataSample)."""
+    return model.test_step(pseudo_collate([dataset[idx]]))[0]

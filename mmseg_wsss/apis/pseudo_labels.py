@@ -5,26 +5,29 @@ import numpy as np
 import torch
 
 from ..utils.cam_ops import add_background, cams_to_pseudo_labels
+from ..utils.labels import img_labels_multi_hot
 
 
 def pseudo_label_from_cams(cams: torch.Tensor,
+                           img_label_ids: Sequence[int],
                            high_thr: float,
                            low_thr: float,
                            img: Optional[np.ndarray] = None,
                            crf: Optional[dict] = None,
                            ignore_index: int = 255) -> np.ndarray:
-    """Pseudo labels (H, W) uint8 from normalised CAMs (K, H, W) already restricted to the image's classes.
+    """Pseudo labels (H, W) uint8 from normalised CAMs (K, H, W) and the image's labels (segmentation ids).
 
     Foreground where the best class exceeds ``high_thr``, background where it is below ``low_thr``,
     ``ignore_index`` between. With ``crf`` (kwargs for :func:`crf_from_labels`, ``{}`` for defaults) both
     thresholded maps are refined by a dense CRF on ``img`` first and combined as IRNet does: the CRF'd
     high-threshold map gives foreground, the CRF'd low-threshold map gives background, the rest is ignored.
     """
+    labels = img_labels_multi_hot([dict(img_labels=img_label_ids)], cams.shape[0], cams.device)
     if crf is None:
-        return cams_to_pseudo_labels(cams[None], None, high_thr, low_thr, ignore_index)[0].cpu().numpy().astype(
+        return cams_to_pseudo_labels(cams[None], labels, high_thr, low_thr, ignore_index)[0].cpu().numpy().astype(
             np.uint8)
     from ..utils.crf import crf_from_labels
-    present = [k for k in range(cams.shape[0]) if cams[k].max() > 0]
+    present = labels[0].nonzero()[:, 0].tolist()
     keys = np.array([0] + [k + 1 for k in present], dtype=np.uint8)  # local index -> segmentation id
     local = cams[present] if present else cams[:0]
 

@@ -42,9 +42,9 @@ def write_label_file(path: str, classes, labels: dict) -> None:
 class WSSSDataset(BaseSegDataset):
     """A segmentation dataset whose training signal is image-level labels.
 
-    Each data info gains ``img_labels`` (segmentation ids present in the image, background excluded),
-    ``img_id`` and ``num_classes``. Training never touches the mask folder; it may be absent. Evaluation
-    pipelines that load annotations require it.
+    Each data info gains ``img_labels`` (segmentation ids present in the image, background excluded) and
+    ``img_id``; ``PackWSSSInputs`` puts both into the sample's metainfo. Training never touches the mask folder;
+    it may be absent. Evaluation pipelines that load annotations require it.
 
     Args:
         label_file (str): the JSON label file (relative to ``data_root``); see :func:`read_label_file`.
@@ -106,7 +106,7 @@ class WSSSDataset(BaseSegDataset):
             if bad:
                 raise WSSSDatasetError(
                     f'{self.label_file}: image {img_id} has class ids {bad} outside 1..{len(classes) - 1}')
-            info.update(img_id=img_id, img_labels=ids, num_classes=len(classes))
+            info.update(img_id=img_id, img_labels=ids)
         if missing:
             raise WSSSDatasetError(
                 f'{len(missing)} images have no entry in {self.label_file} (first: {missing[:3]})')

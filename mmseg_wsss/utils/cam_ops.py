@@ -69,6 +69,16 @@ def restore_to_image(maps: Tensor, meta: dict, align_corners: bool = False) -> T
                          align_corners=align_corners)[0]
 
 
+def restore_labels_to_image(labels: Tensor, meta: dict) -> Tensor:
+    """Undo padding and flip of one label map (H, W) and resize it (nearest) to ``meta['ori_shape']``."""
+    h, w = meta.get('img_shape', labels.shape)[:2]
+    labels = labels[:h, :w]
+    if meta.get('flip', False):
+        labels = labels.flip(dims=(1, ) if meta.get('flip_direction') == 'horizontal' else (0, ))
+    size = tuple(meta.get('ori_shape', labels.shape)[:2])
+    return F.interpolate(labels[None, None].float(), size=size, mode='nearest')[0, 0].long()
+
+
 def multi_scale_flip_cams(cam_fn, inputs: Tensor, scales: Sequence[float] = (1.0, ), flip: bool = False,
                           align_corners: bool = False) -> Tensor:
     """Sum of raw (ReLU) CAMs over scales and horizontal flips, at the input's size (IRNet's inference).
@@ -88,3 +98,29 @@ def multi_scale_flip_cams(cam_fn, inputs: Tensor, scales: Sequence[float] = (1.0
                 cam = cam.flip(-1)
             total = cam if total is None else total + cam
     return total
+
+
+def slide_cams(cam_fn, inputs: Tensor, crop_size: Sequence[int], stride: Sequence[int]) -> Tensor:
+    """Raw CAMs of overlapping crops, averaged where crops overlap, at the input's size.
+
+    The crop grid is mmseg's ``EncoderDecoder.slide_inference``'s; the difference is what is merged: raw,
+    unnormalised CAMs, so that one max-normalisation over the whole image follows (normalising each crop
+    separately would make every crop's peak 1). ``cam_fn`` maps crops (B, 3, h, w) to CAMs at the crop's size.
+    """
+    h_crop, w_crop = crop_size
+    h_stride, w_stride = stride
+    B, _, H, W = inputs.shape
+    h_grids = max(H - h_crop + h_stride - 1, 0) // h_stride + 1
+    w_grids = max(W - w_crop + w_stride - 1, 0) // w_stride + 1
+    total, count = None, inputs.new_zeros((B, 1, H, W))
+    for h_idx in range(h_grids):
+        for w_idx in range(w_grids):
+            y1, x1 = h_idx * h_stride, w_idx * w_stride
+            y2, x2 = min(y1 + h_crop, H), min(x1 + w_crop, W)
+            y1, x1 = max(y2 - h_crop, 0), max(x2 - w_crop, 0)
+            cam = cam_fn(inputs[:, :, y1:y2, x1:x2])
+            if total is None:
+                total = inputs.new_zeros((B, cam.shape[1], H, W))
+            total[:, :, y1:y2, x1:x2] += cam
+            count[:, :, y1:y2, x1:x2] += 1
+    return total / count

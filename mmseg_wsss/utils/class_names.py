@@ -1,13 +1,9 @@
 """Class-name tables for the WSSS datasets (index 0 is always background)."""
+from mmseg.datasets import PascalVOCDataset
 
-VOC12_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
-                 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
-                 'train', 'tvmonitor')
-
-VOC12_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128], [0, 128, 128],
-                 [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0], [192, 128, 0], [64, 0, 128],
-                 [192, 0, 128], [64, 128, 128], [192, 128, 128], [0, 64, 0], [128, 64, 0], [0, 192, 0],
-                 [128, 192, 0], [0, 64, 128]]
+# mmseg's own PASCAL VOC table (background first), not a copy of it.
+VOC12_CLASSES = tuple(PascalVOCDataset.METAINFO['classes'])
+VOC12_PALETTE = [list(c) for c in PascalVOCDataset.METAINFO['palette']]
 
 # COCO 2014 "things" in the order of their official category ids (1..90 with gaps). Contiguous training ids are
 # the position in this tuple + 1; background is 0.

@@ -1,24 +1,31 @@
 """Compatibility patches that make mmengine 0.10.x usable with recent torch and without network access.
 
-Applied once when ``mmseg_wsss`` is imported (configs import it through ``custom_imports``):
+Applied once when ``mmseg_wsss`` is imported (configs import it through ``custom_imports``). They touch only
+mmengine's own checkpoint loader (``mmengine.runner.CheckpointLoader``: ``load_from``, ``--resume``,
+``init_cfg=dict(type='Pretrained', ...)``, ``mmseg.apis.init_model``); ``torch.load`` elsewhere is unchanged.
 
-* torch >= 2.6 defaults ``torch.load(weights_only=True)``. mmengine 0.10.7 checkpoints hold the message hub,
-  numpy scalars and the config, so resume and ``tools/test.py`` fail to unpickle them. Local checkpoints are
-  loaded with ``weights_only=False`` (what mmengine was written for); set ``MMSEG_WSSS_WEIGHTS_ONLY=1`` to keep
-  torch's safe loader for local files (then only plain state dicts load).
+* Local files: torch >= 2.6 loads with ``weights_only=True``. Plain state dicts (pretrained weights) load that
+  way. mmengine 0.10.7's own training checkpoints also pickle the message hub, numpy scalars and the config,
+  which the safe loader refuses; for those local files only, the load is retried with ``weights_only=False``
+  (what mmengine was written for), once, with a log line. Set ``MMSEG_WSSS_WEIGHTS_ONLY=1`` to forbid that
+  retry (then only plain state dicts load). Only load checkpoints you trust, as with any pickle.
 * Pretrained weights given as URLs (``https://``, ``torchvision://``, ``open-mmlab://``) are looked up in the
   torch hub cache first; when missing, one download attempt with a short timeout is made, and on failure a
-  :class:`PretrainedWeightsNotFound` names the URL, the file to fetch and the path to put it at.
+  :class:`PretrainedWeightsNotFound` names the URL, the file to fetch and the path to put it at. Downloaded
+  files are always loaded with ``weights_only=True``.
 * Local checkpoint paths that do not exist raise :class:`PretrainedWeightsNotFound` naming the path.
 """
+import logging
 import os
 import os.path as osp
+import pickle
 import shutil
 import tempfile
 import urllib.request
 from urllib.parse import urlparse
 
 import torch
+from mmengine.logging import print_log
 from mmengine.runner import checkpoint as mm_ckpt
 
 DOWNLOAD_TIMEOUT_S = float(os.environ.get('MMSEG_WSSS_DOWNLOAD_TIMEOUT', 10))
@@ -28,10 +35,17 @@ class PretrainedWeightsNotFound(FileNotFoundError):
     """A checkpoint or pretrained weight file is missing and cannot be downloaded."""
 
 
-def torch_load(filename, map_location=None):
-    """``torch.load`` with the pre-2.6 default for trusted local checkpoints (see module docstring)."""
-    weights_only = os.environ.get('MMSEG_WSSS_WEIGHTS_ONLY', '0') == '1'
-    return torch.load(filename, map_location=map_location, weights_only=weights_only)
+def torch_load(filename, map_location=None, allow_pickle: bool = False):
+    """``torch.load`` with ``weights_only=True``; for a local mmengine checkpoint (``allow_pickle``) that the safe
+    loader refuses, one retry with ``weights_only=False`` unless ``MMSEG_WSSS_WEIGHTS_ONLY=1``."""
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        if not allow_pickle or os.environ.get('MMSEG_WSSS_WEIGHTS_ONLY', '0') == '1':
+            raise
+    print_log(f'{filename}: not a plain state dict (an mmengine training checkpoint); loading it with '
+              'weights_only=False', logger='current', level=logging.DEBUG)
+    return torch.load(filename, map_location=map_location, weights_only=False)
 
 
 def hub_checkpoint_dir() -> str:
@@ -45,7 +59,7 @@ def load_from_local(filename, map_location=None):
         raise PretrainedWeightsNotFound(
             f'Checkpoint not found: {filename}. Put the file there, or point the config key that names it '
             f'(e.g. `--cfg-options model.backbone.init_cfg.checkpoint=PATH`, or `load_from`) at a local copy.')
-    return torch_load(filename, map_location=map_location)
+    return torch_load(filename, map_location=map_location, allow_pickle=True)
 
 
 def cached_path_for_url(url: str, model_dir=None) -> str:

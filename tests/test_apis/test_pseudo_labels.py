@@ -6,9 +6,13 @@ from mmseg_wsss.apis import pseudo_label_from_cams, pseudo_label_from_probs
 
 def test_from_cams_band_and_hard_threshold():
     cams = torch.tensor([[[0.9, 0.5, 0.2, 0.0]], [[0.0, 0.0, 0.0, 0.0]], [[0.1, 0.6, 0.1, 0.0]]])
-    out = pseudo_label_from_cams(cams, high_thr=0.55, low_thr=0.3)
+    out = pseudo_label_from_cams(cams, [1, 3], high_thr=0.55, low_thr=0.3)
     assert out.dtype == np.uint8 and out.tolist() == [[1, 3, 0, 0]]
-    out = pseudo_label_from_cams(cams, high_thr=0.7, low_thr=0.3)
+    out = pseudo_label_from_cams(cams, [1, 3], high_thr=0.7, low_thr=0.3)
+    assert out.tolist() == [[1, 255, 0, 0]]
+    # the labels, not the CAMs, decide which classes may appear: class 3 unlabelled -> pixel 1 falls to class
+    # 1's score 0.5, inside the band
+    out = pseudo_label_from_cams(cams, [1], high_thr=0.55, low_thr=0.3)
     assert out.tolist() == [[1, 255, 0, 0]]
 
 
@@ -18,12 +22,12 @@ def test_from_cams_with_crf_follows_the_image():
     img[:, 8:] = 255
     cams = torch.zeros(3, 16, 16)
     cams[1, :, 7:] = 0.9
-    out = pseudo_label_from_cams(cams, 0.5, 0.5, img=img, crf={})
+    out = pseudo_label_from_cams(cams, [2], 0.5, 0.5, img=img, crf={})
     assert set(np.unique(out)) <= {0, 2}
     assert (out[:, 9:] == 2).all() and (out[:, :6] == 0).all()
     assert (out[:, 7] == 0).mean() > 0.5  # the leaked column snaps back to the dark background
     # an image whose CAMs are all zero is all background
-    assert (pseudo_label_from_cams(torch.zeros(3, 4, 4), 0.5, 0.2, img=img[:4, :4], crf={}) == 0).all()
+    assert (pseudo_label_from_cams(torch.zeros(3, 4, 4), [1], 0.5, 0.2, img=img[:4, :4], crf={}) == 0).all()
 
 
 def test_from_probs_absent_class_and_confidence():

@@ -49,7 +49,8 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     if not name.startswith('deeplab'):
         assert cfg.model.type == 'WSSSSegmentor'
     if name.startswith('clims'):
-        assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.guides[0].type == 'CLIPEvaluator'
+        assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.losses.clims.type == 'CLIMSLoss'
+        assert set(cfg.model.encoders) == {'clip_image', 'clip_text'}
         assert cfg.optim_wrapper.constructor == 'FrozenAwareOptimWrapperConstructor'
 
     # datasets: every dataloader builds and yields a packed sample
@@ -81,7 +82,7 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     # small inputs keep the big backbones cheap on CPU
     data['inputs'] = torch.nn.functional.interpolate(data['inputs'], size=(64, 64))
     for s in data['data_samples']:
-        s.set_metainfo(dict(img_shape=(64, 64)))
+        s.set_metainfo(dict(img_shape=(64, 64), pad_shape=(64, 64), padding_size=[0, 0, 0, 0]))
         if 'gt_sem_seg' in s:
             s.gt_sem_seg = PixelData(data=s.gt_sem_seg.data[:, :64, :64])
     model.train()
@@ -89,3 +90,28 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
+
+    # which parameters learn: the heads and the trainable backbone get gradients; frozen parts (teachers,
+    # frozen stages, frozen BN) get none
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert all(grads[n] is None for n in frozen)
+    assert all(grads[n] is not None for n, p in model.named_parameters() if p.requires_grad)
+    head = 'cam_head.classifier.weight' if cfg.model.get('cam_head') else 'decode_head.conv_seg.weight'
+    assert grads[head].abs().sum() > 0
+    assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith('backbone.'))
+    if cfg.model.get('encoders'):
+        assert all(n in frozen for n in grads if n.startswith('encoders.'))
+        saved = {k.split('.')[1] for k in model.state_dict() if k.startswith('encoders.')}
+        assert saved == model.encoders_in_checkpoint  # frozen teachers are left out of checkpoints by default
+    if cfg.model.backbone.get('frozen_stages', -1) >= 0:
+        assert 'backbone.conv1.weight' in frozen
+
+    # and the model predicts standard samples (CAM models: with their CAMs)
+    model.eval()
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])
+    assert out[0].pred_sem_seg.data.shape[-2:] == out[0].seg_logits.data.shape[-2:]
+    assert out[0].seg_logits.data.shape[0] == num_classes
+    if cfg.model.get('cam_head') and model.predict_source == 'cam':
+        assert out[0].cams.data.shape[0] == num_classes - 1

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_wsss.evaluation import CAMMetric, confusion_matrix, iou_from_confusion
+from mmseg.evaluation import IoUMetric
+
+from mmseg_wsss.evaluation import CAMMetric, label_areas, label_map_quality, miou_from_areas
 
 
 def sample(cams=None, gt=None, labels=None, pred=None):
@@ -10,21 +12,35 @@ def sample(cams=None, gt=None, labels=None, pred=None):
     if cams is not None:
         s['cams'] = dict(data=torch.as_tensor(cams, dtype=torch.float))
     if labels is not None:
-        s['gt_img_labels'] = torch.as_tensor(labels, dtype=torch.float)
+        s['img_labels'] = list(labels)  # metainfo keys sit at the top level of a packed sample's dict
     if pred is not None:
         s['pred_sem_seg'] = dict(data=torch.as_tensor(pred)[None])
     return s
 
 
-def test_confusion_and_iou_by_hand():
+def test_areas_and_iou_by_hand_and_as_iou_metric():
     gt = torch.tensor([0, 0, 1, 1, 2, 255])
     pred = torch.tensor([0, 1, 1, 1, 0, 2])
-    conf = confusion_matrix(pred, gt, 3)
-    assert conf.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    iou = iou_from_confusion(conf.numpy())
+    areas = label_areas(pred, gt, 3)
+    iou = miou_from_areas(areas.numpy())
     # bg: tp 1, fp 1, fn 1 -> 1/3; class 1: tp 2, fp 1 -> 2/3; class 2: tp 0 -> 0
     assert np.allclose(iou, [1 / 3, 2 / 3, 0.0])
-    assert np.isnan(iou_from_confusion(np.zeros((2, 2)))).all()
+    assert np.isnan(miou_from_areas(np.zeros((4, 2)))).all()
+    # the same number as mmseg's IoUMetric on the same maps
+    ref = IoUMetric(iou_metrics=['mIoU'])
+    ref.dataset_meta = dict(classes=('background', 'a', 'b'))
+    ref.process({}, [dict(pred_sem_seg=dict(data=pred[None, None]), gt_sem_seg=dict(data=gt[None, None]))])
+    ours = CAMMetric(source='pred')
+    ours.dataset_meta = ref.dataset_meta
+    ours.process({}, [dict(pred_sem_seg=dict(data=pred[None, None]), gt_sem_seg=dict(data=gt[None, None]))])
+    assert ours.compute_metrics(ours.results)['mIoU'] == ref.compute_metrics(ref.results)['mIoU']
+
+
+def test_label_map_quality():
+    pairs = [(torch.tensor([[0, 1]]), torch.tensor([[0, 1]])), (torch.tensor([[255, 1]]), torch.tensor([[1, 1]]))]
+    q = label_map_quality(pairs, 2)
+    assert q['mIoU'] == pytest.approx(100 * (0.5 + 2 / 3) / 2, abs=0.01)
+    assert q['mIoU_confident'] == 100.0 and q['confident_fraction'] == 0.75
 
 
 def test_threshold_sweep_by_hand():
@@ -33,7 +49,7 @@ def test_threshold_sweep_by_hand():
     # 1 x 4 image; class a CAM, class b CAM (b absent from the labels, so ignored)
     cams = [[[0.9, 0.4, 0.3, 0.1]], [[0.0, 0.0, 0.95, 0.0]]]
     gt = [[1, 1, 0, 0]]
-    metric.process({}, [sample(cams, gt, labels=[1, 1, 0])])
+    metric.process({}, [sample(cams, gt, labels=[1])])
     res = metric.compute_metrics(metric.results)
     # t=0.25: pred [1,1,1,0] -> bg IoU 1/2, a IoU 2/3, b absent everywhere (NaN) -> mean 7/12
     # t=0.5:  pred [1,0,0,0] -> bg 2/3, a 1/2 -> mean 7/12 as well; ties keep the first threshold
@@ -62,3 +78,5 @@ def test_errors():
     metric.dataset_meta = dict(classes=('background', 'a'))
     with pytest.raises(KeyError, match='cams'):
         metric.process({}, [sample(gt=[[0]])])
+    with pytest.raises(TypeError):
+        CAMMetric(bg_thr=[0.5])  # a misspelt option is an error, not silently ignored

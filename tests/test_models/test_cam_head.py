@@ -1,7 +1,11 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from mmseg_wsss.models.heads import CAMHead
+from mmseg_wsss.models.loss_terms import CAMClassificationLoss
+from mmseg_wsss.models.losses import multilabel_soft_margin_loss
 
 
 def test_outputs_and_cam_definition():
@@ -23,7 +27,9 @@ def test_max_pool_and_loss_grad():
     x = torch.randn(2, 8, 4, 4, requires_grad=True)
     out = head([x])
     assert torch.allclose(out['cls_logits'], head.classifier(x.amax(dim=(2, 3), keepdim=True)).flatten(1))
-    loss = head.loss_by_feat(out, torch.tensor([[1., 0., 1.], [0., 1., 0.]]))['loss_cls']
+    ctx = SimpleNamespace(cam_outputs=out, img_labels=torch.tensor([[1., 0., 1.], [0., 1., 0.]]))
+    loss = CAMClassificationLoss()(ctx)['loss']
+    assert torch.allclose(loss, multilabel_soft_margin_loss(out['cls_logits'], ctx.img_labels))
     loss.backward()
     assert head.classifier.weight.grad.abs().sum() > 0 and x.grad.abs().sum() > 0
 

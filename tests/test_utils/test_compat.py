@@ -52,3 +52,21 @@ def test_url_served_from_cache_and_torchvision_scheme(tmp_path, monkeypatch):
     cached.parent.mkdir(parents=True, exist_ok=True)
     torch.save(dict(a=torch.zeros(1)), cached)
     assert 'a' in _load_checkpoint('https://example.invalid/models/x.pth')
+
+
+def test_pickle_only_for_local_mmengine_checkpoints(tmp_path, monkeypatch):
+    ckpt = dict(meta=dict(obj=HistoryBuffer([1.0], [1])), state_dict=dict(w=torch.ones(1)))
+    local = tmp_path / 'local.pth'
+    torch.save(ckpt, local)
+    assert 'state_dict' in _load_checkpoint(str(local))  # local mmengine checkpoint: retried with pickle
+    monkeypatch.setenv('MMSEG_WSSS_WEIGHTS_ONLY', '1')
+    with pytest.raises(Exception, match='Weights only load failed'):
+        _load_checkpoint(str(local))
+    monkeypatch.delenv('MMSEG_WSSS_WEIGHTS_ONLY')
+    # a downloaded (URL) file is never unpickled beyond plain tensors and containers
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    cached = tmp_path / 'hub' / 'checkpoints' / 'evil.pth'
+    cached.parent.mkdir(parents=True)
+    torch.save(ckpt, cached)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        _load_checkpoint('https://example.invalid/models/evil.pth')

@@ -12,7 +12,7 @@ import resource
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
@@ -20,6 +20,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_wsss  # noqa: F401
+from mmseg_wsss.apis import load_config
 
 
 def fake_batch(num_classes, batch, size, device):
@@ -28,11 +29,8 @@ def fake_batch(num_classes, batch, size, device):
     g = torch.Generator().manual_seed(0)
     for _ in range(batch):
         labels = sorted(set(torch.randint(1, num_classes, (2, ), generator=g).tolist()))
-        hot = torch.zeros(num_classes, device=device)
-        hot[[0] + labels] = 1
         s = SegDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
                                         padding_size=[0, 0, 0, 0], img_labels=labels))
-        s.gt_img_labels = hot
         s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, size, size), generator=g).to(device))
         samples.append(s)
     return inputs, samples
@@ -62,9 +60,7 @@ def main(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model))).to(args.device)
     inputs, samples = fake_batch(model.num_classes, args.batch, args.size, args.device)

@@ -31,14 +31,14 @@ def run(*cmd):
 
 
 def schedule(iters: int, data: str):
-    opts = [f'{k}.dataset.data_root={data}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    opts = [f'data_root={data}']
     return opts + [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
                    f'param_scheduler.0.end={iters}', f'default_hooks.checkpoint.interval={iters}']
 
 
 def cam_miou(cfg: str, ckpt: str, work: str, data: str) -> dict:
     run('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options',
-        f'test_dataloader.dataset.data_root={data}')
+        f'data_root={data}')
     m = read_logged_metrics(osp.join(ROOT, work))
     return dict(mIoU=m['cam/mIoU'], bg_thr=m['cam/best_bg_thr'])
 

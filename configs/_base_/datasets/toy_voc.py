@@ -5,8 +5,7 @@ dataset_type = 'ToyWSSSDataset'
 data_root = 'data/toy_voc'
 crop_size = (112, 112)
 train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadImageLevelLabels'),
+    dict(type='LoadImageFromFile'),
     dict(type='RandomResize', scale=(128, 128), ratio_range=(0.8, 1.2), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
@@ -14,7 +13,7 @@ train_pipeline = [
 ]
 img_ratios = [0.75, 1.0, 1.25]
 tta_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -22,7 +21,6 @@ tta_pipeline = [
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
-            [dict(type='LoadImageLevelLabels')],
             [dict(type='PackWSSSInputs')],
         ])
 ]

@@ -4,8 +4,7 @@ dataset_type = 'VOC12WSSSDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadImageLevelLabels'),
+    dict(type='LoadImageFromFile'),
     # long side uniformly in [320, 640] (IRNet / CLIMS), then a random crop; the data preprocessor pads
     dict(type='RandomResize', scale=(640, 640), ratio_range=(0.5, 1.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
@@ -13,14 +12,13 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='LoadImageLevelLabels'),
     dict(type='PackWSSSInputs'),
 ]
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -28,7 +26,6 @@ tta_pipeline = [
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
-            [dict(type='LoadImageLevelLabels')],
             [dict(type='PackWSSSInputs')],
         ])
 ]

@@ -25,4 +25,5 @@ model = dict(
         norm_eval=False,
         style='pytorch'),
     cam_head=dict(type='CAMHead', in_channels=128, num_classes=5, pool='avg'),
+    losses=dict(cls=dict(type='CAMClassificationLoss', weight=1.0)),  # multi-label soft margin
     test_cfg=dict(mode='whole', source='cam', bg_thr=0.3, cam_scales=(1.0, ), cam_flip=False))

@@ -27,6 +27,7 @@ model = dict(
         # in ~/.cache/torch/hub/checkpoints/ or set this to a local path.
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     cam_head=dict(type='CAMHead', in_channels=2048, num_classes=20, pool='avg'),
+    losses=dict(cls=dict(type='CAMClassificationLoss', weight=1.0)),  # multi-label soft margin
     test_cfg=dict(
         mode='whole',
         source='cam',

@@ -1,4 +1,3 @@
-from .loading import LoadCheckedImageFromFile, LoadImageLevelLabels
 from .formatting import PackWSSSInputs
 
-__all__ = ['LoadImageLevelLabels', 'LoadCheckedImageFromFile', 'PackWSSSInputs']
+__all__ = ['PackWSSSInputs']

@@ -1,3 +1,3 @@
-from .cam_metric import CAMMetric, confusion_matrix, iou_from_confusion
+from .cam_metric import CAMMetric, label_areas, label_map_quality, miou_from_areas
 
-__all__ = ['CAMMetric', 'confusion_matrix', 'iou_from_confusion']
+__all__ = ['CAMMetric', 'label_areas', 'miou_from_areas', 'label_map_quality']

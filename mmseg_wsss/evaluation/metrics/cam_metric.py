@@ -1,4 +1,8 @@
-"""mIoU of CAMs (with a background-threshold sweep) or of predicted / pseudo labels against pixel masks."""
+"""mIoU of CAMs (with a background-threshold sweep) or of predicted / pseudo labels against pixel masks.
+
+The counting is mmseg's own: ``IoUMetric.intersect_and_union`` per image and ``IoUMetric.total_area_to_metrics``
+for the totals, so a CAM mIoU here and an ``IoUMetric`` mIoU of the same label maps are the same number.
+"""
 from collections import OrderedDict
 from typing import List, Optional, Sequence
 
@@ -6,25 +10,21 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
+from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-
-def confusion_matrix(pred: torch.Tensor, gt: torch.Tensor, num_classes: int,
-                     ignore_index: int = 255) -> torch.Tensor:
-    """(num_classes, num_classes) counts, rows = ground truth, columns = prediction; ``ignore_index`` skipped."""
-    valid = gt != ignore_index
-    idx = gt[valid].long() * num_classes + pred[valid].long()
-    return torch.bincount(idx, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+from ...utils.labels import has_img_labels, img_labels_multi_hot
 
 
-def iou_from_confusion(conf: np.ndarray) -> np.ndarray:
-    """Per-class IoU = TP / (TP + FP + FN); NaN for classes absent from both prediction and ground truth."""
-    conf = conf.astype(np.float64)
-    tp = np.diag(conf)
-    union = conf.sum(0) + conf.sum(1) - tp
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(union > 0, tp / union, np.nan)
+def label_areas(pred: torch.Tensor, gt: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+    """(4, C) areas (intersection, union, prediction, ground truth) of one label map, as IoUMetric counts them."""
+    return torch.stack(IoUMetric.intersect_and_union(pred, gt, num_classes, ignore_index))
+
+
+def miou_from_areas(areas: np.ndarray) -> np.ndarray:
+    """Per-class IoU (C,) from summed (4, C) areas (NaN for classes absent from prediction and ground truth)."""
+    return IoUMetric.total_area_to_metrics(*torch.as_tensor(areas, dtype=torch.float64), metrics=['mIoU'])['IoU']
 
 
 @METRICS.register_module()
@@ -32,8 +32,8 @@ class CAMMetric(BaseMetric):
     """CAM / pseudo-label quality: mIoU against pixel masks.
 
     ``source='cams'`` reads the ``cams`` field (normalised foreground CAMs at the image size, written by
-    ``WSSSSegmentor.predict``), restricts them to the image's labels (``gt_img_labels``) when present, and for
-    every background threshold t in ``bg_thrs`` predicts background where no labelled class exceeds t
+    ``WSSSSegmentor.predict``), restricts them to the image's labels (``img_labels`` in the metainfo) when present,
+    and for every background threshold t in ``bg_thrs`` predicts background where no labelled class exceeds t
     (the standard CAM evaluation protocol). It reports the best threshold and its mIoU, plus mIoU at every t.
     ``source='pred'`` scores ``pred_sem_seg`` (e.g. pseudo labels); pixels predicted ``ignore_index`` count as
     background unless ``ignore_pred_ignored`` is set, which drops them (that gives "precision on confident
@@ -49,8 +49,7 @@ class CAMMetric(BaseMetric):
                  ignore_index: int = 255,
                  ignore_pred_ignored: bool = False,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 **kwargs):
+                 prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if source not in ('cams', 'pred'):
             raise ValueError(f"source must be 'cams' or 'pred', got {source!r}")
@@ -59,6 +58,14 @@ class CAMMetric(BaseMetric):
         self.ignore_index = ignore_index
         self.ignore_pred_ignored = ignore_pred_ignored
 
+    def process_pred(self, pred: torch.Tensor, gt: torch.Tensor, num_classes: int) -> None:
+        """Add one predicted label map (H, W) against its ground truth (H, W)."""
+        pred = pred.clone()
+        if self.ignore_pred_ignored:
+            gt = torch.where(pred == self.ignore_index, torch.full_like(gt, self.ignore_index), gt)
+        pred[pred == self.ignore_index] = 0
+        self.results.append(label_areas(pred, gt, num_classes, self.ignore_index)[None].numpy())
+
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         num_classes = len(self.dataset_meta['classes'])
         for s in data_samples:
@@ -66,30 +73,23 @@ class CAMMetric(BaseMetric):
                 raise KeyError('CAMMetric needs pixel masks: the test pipeline must include LoadAnnotations')
             gt = s['gt_sem_seg']['data'].squeeze(0)
             if self.source == 'pred':
-                pred = s['pred_sem_seg']['data'].squeeze(0).clone()
-                if self.ignore_pred_ignored:
-                    gt = gt.clone()
-                    gt[pred == self.ignore_index] = self.ignore_index
-                pred[pred == self.ignore_index] = 0
-                self.results.append(confusion_matrix(pred, gt, num_classes, self.ignore_index)[None].cpu().numpy())
+                self.process_pred(s['pred_sem_seg']['data'].squeeze(0), gt, num_classes)
                 continue
             if 'cams' not in s:
                 raise KeyError("CAMMetric(source='cams') needs `cams` in the predictions: use a model with a "
                                "cam_head and test_cfg.source='cam' (or output_cams=True)")
             cams = s['cams']['data']
-            if 'gt_img_labels' in s:
-                cams = cams * s['gt_img_labels'][1:].to(cams)[:, None, None]
+            if has_img_labels([s]):
+                cams = cams * img_labels_multi_hot([s], cams.shape[0], cams.device)[0][:, None, None]
             peak, arg = cams.max(dim=0)
-            confs = []
-            for t in self.bg_thrs:
-                pred = torch.where(peak > t, arg + 1, torch.zeros_like(arg))
-                confs.append(confusion_matrix(pred, gt, num_classes, self.ignore_index))
-            self.results.append(torch.stack(confs).cpu().numpy())
+            areas = [label_areas(torch.where(peak > t, arg + 1, torch.zeros_like(arg)), gt, num_classes,
+                                 self.ignore_index) for t in self.bg_thrs]
+            self.results.append(torch.stack(areas).numpy())
 
     def compute_metrics(self, results: List[np.ndarray]) -> dict:
         logger: MMLogger = MMLogger.get_current_instance()
-        conf = np.sum(np.stack(results), axis=0)  # (T, C, C)
-        ious = np.stack([iou_from_confusion(c) for c in conf])  # (T, C)
+        areas = np.sum(np.stack(results), axis=0)  # (T, 4, C)
+        ious = np.stack([miou_from_areas(a) for a in areas])  # (T, C)
         mious = np.nanmean(ious, axis=1)
         best = int(np.nanargmax(mious))
         metrics = OrderedDict()
@@ -105,3 +105,23 @@ class CAMMetric(BaseMetric):
         head = f'best bg threshold {self.bg_thrs[best]}' if self.source == 'cams' else 'predicted labels'
         print_log(f'CAM metric ({head}), per class:\n' + table.get_string(), logger=logger)
         return metrics
+
+
+def label_map_quality(pairs, num_classes: int, ignore_index: int = 255) -> dict:
+    """Quality of label maps that may contain ``ignore_index`` (pseudo labels): ``pairs`` yields (pred, gt) (H, W)
+    tensors. Returns mIoU with unsure pixels counted as background, mIoU on the confident pixels only, and the
+    fraction of (valid) pixels that are confident; percentages, counted as ``CAMMetric(source='pred')`` does."""
+    as_bg = CAMMetric(source='pred', ignore_index=ignore_index)
+    confident = CAMMetric(source='pred', ignore_index=ignore_index, ignore_pred_ignored=True)
+    sure = total = 0
+    for pred, gt in pairs:
+        as_bg.process_pred(pred, gt, num_classes)
+        confident.process_pred(pred, gt, num_classes)
+        valid = gt != ignore_index
+        sure += int(((pred != ignore_index) & valid).sum())
+        total += int(valid.sum())
+
+    def miou(metric):
+        return round(float(np.nanmean(miou_from_areas(np.sum(np.stack(metric.results), axis=0)[0]))) * 100, 2)
+
+    return dict(mIoU=miou(as_bg), mIoU_confident=miou(confident), confident_fraction=round(sure / max(total, 1), 4))

@@ -70,6 +70,10 @@ class OpenCLIPImageEncoder(BaseModule):
         x = (x - self.mean) / self.std
         return F.normalize(self.visual(x), dim=-1)
 
+    def encode_batch(self, images: Tensor) -> Tensor:
+        """As a shared encoder (``ctx.encoded(name)``): the batch's embeddings, from RGB images in [0, 1]."""
+        return self.encode(images)
+
     # ---------------------------------------------------------------- backbone
     def _vit_tokens(self, x: Tensor) -> Dict[str, object]:
         v = self.visual
@@ -108,6 +112,15 @@ class OpenCLIPImageEncoder(BaseModule):
             raise NotImplementedError('forward_tokens is for ViT towers; ResNet towers give maps via forward()')
         with torch.set_grad_enabled(self.grad_through and torch.is_grad_enabled()):
             return self._vit_tokens(x)
+
+    def forward_with_extras(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], Dict[str, object]]:
+        """Backbone with extras (``WSSSSegmentor`` calls this): the feature maps of ``out_indices`` and, for ViT
+        towers, ``cls`` (B, D) and ``patches`` (B, h*w, D) projected to the joint space, plus ``grid`` (h, w),
+        from the same single forward."""
+        if not self.is_vit:
+            return self.forward(x), {}
+        out = self.forward_tokens(x)
+        return tuple(out.pop('maps')), out
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         with torch.set_grad_enabled(self.grad_through and torch.is_grad_enabled()):

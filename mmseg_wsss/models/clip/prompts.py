@@ -13,16 +13,7 @@ CLASS_NAME_TABLES = dict(voc12=VOC12_CLIP_NAMES, coco14=COCO14_CLIP_NAMES)
 TEMPLATES = dict(
     clims=('a photo of {}.', ),  # CLIMS Sec. 3.2 ("a photo of the train")
     single=('a photo of a {}.', ),
-    imagenet_short=('a photo of a {}.', 'a bad photo of a {}.', 'a photo of the large {}.',
-                    'a photo of the small {}.', 'a cropped photo of the {}.', 'itap of a {}.'),
 )
-
-# Class-related (co-occurring) backgrounds, CLIMS Sec. 4.3: the paper names only train and boat.
-CLIMS_VOC12_BACKGROUNDS = {
-    'train': ('railroad', 'railway', 'tree'),
-    'boat': ('river', 'sea', 'lake'),
-}
-
 
 def class_names(table):
     """A name table: 'voc12', 'coco14' or an explicit sequence of names."""

@@ -51,7 +51,6 @@ class OpenCLIPTextEncoder(BaseModule):
         self.class_names = class_names_ = P.class_names(class_names)
         self.templates = P.templates(templates)
         self.n_ctx = n_ctx
-        self.num_text_forwards = 0  # how many times the text transformer ran (tests: fixed prompts run once)
 
         with torch.no_grad():
             per_template = [self._encode_texts([t.format(c) for c in class_names_]) for t in self.templates]
@@ -94,7 +93,6 @@ class OpenCLIPTextEncoder(BaseModule):
 
     def _encode_tokens(self, tokens: Tensor, ctx: Optional[Tensor] = None) -> Tensor:
         """open_clip's ``encode_text`` with optional context vectors replacing tokens 1..n_ctx; normalised."""
-        self.num_text_forwards += 1
         m = self.clip
         x = m.token_embedding(tokens)
         if ctx is not None:

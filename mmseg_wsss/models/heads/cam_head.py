@@ -9,11 +9,12 @@ from torch import Tensor
 
 @MODELS.register_module()
 class CAMHead(BaseModule):
-    """Class activation map head: global pooling + 1x1 classifier, multi-label soft margin loss.
+    """Class activation map head: global pooling + 1x1 classifier.
 
     ``forward`` returns ``cls_logits`` (B, K) from the pooled features and ``cam_logits`` (B, K, h, w), the
     classifier applied at every position (Zhou et al. 2016, CAM; CLIMS Eq. 2). CAMs are ``ReLU(cam_logits)``;
-    normalisation and background are done by :mod:`mmseg_wsss.utils.cam_ops`.
+    normalisation and background are done by :mod:`mmseg_wsss.utils.cam_ops`. The classification loss is a
+    loss term of the segmentor (``CAMClassificationLoss``), not part of the head.
 
     Args:
         in_channels (int): channels of the selected feature map.
@@ -21,7 +22,6 @@ class CAMHead(BaseModule):
         in_index (int): which backbone/neck output to use.
         pool (str): 'avg' (IRNet, CLIMS's baseline) or 'max' (AFA / ECA) global pooling.
         bias (bool): classifier bias; CAM methods use none, so that CAM = W^T Z exactly.
-        loss_cls (dict): classification loss config.
     """
 
     def __init__(self,
@@ -30,7 +30,6 @@ class CAMHead(BaseModule):
                  in_index: int = -1,
                  pool: str = 'avg',
                  bias: bool = False,
-                 loss_cls: dict = dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
                  init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
         super().__init__(init_cfg=init_cfg)
         if pool not in ('avg', 'max'):
@@ -40,7 +39,6 @@ class CAMHead(BaseModule):
         self.in_index = in_index
         self.pool = pool
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=bias)
-        self.loss_cls = MODELS.build(loss_cls)
 
     def _select(self, feats: Sequence[Tensor]) -> Tensor:
         return feats[self.in_index] if isinstance(feats, (list, tuple)) else feats
@@ -48,15 +46,8 @@ class CAMHead(BaseModule):
     def forward(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
         x = self._select(feats)
         pooled = F.adaptive_avg_pool2d(x, 1) if self.pool == 'avg' else F.adaptive_max_pool2d(x, 1)
-        return dict(
-            cls_logits=self.classifier(pooled).flatten(1),
-            cam_logits=self.classifier(x),
-            features=x)
+        return dict(cls_logits=self.classifier(pooled).flatten(1), cam_logits=self.classifier(x))
 
     def cams(self, outputs: Dict[str, Tensor]) -> Tensor:
         """Unnormalised CAMs, ReLU(W^T Z) (B, K, h, w)."""
         return F.relu(outputs['cam_logits'])
-
-    def loss_by_feat(self, outputs: Dict[str, Tensor], img_labels: Tensor) -> Dict[str, Tensor]:
-        """``img_labels``: foreground multi-hot (B, K)."""
-        return {self.loss_cls.loss_name: self.loss_cls(outputs['cls_logits'], img_labels)}

@@ -1,4 +1,5 @@
-from .wsss_segmentor import WSSSContext, WSSSSegmentor
+from .context import WSSSContext
+from .wsss_segmentor import TermSchedule, WSSSSegmentor
 from .wsss_tta import WSSSTTAModel
 
-__all__ = ['WSSSSegmentor', 'WSSSContext', 'WSSSTTAModel']
+__all__ = ['WSSSSegmentor', 'WSSSContext', 'WSSSTTAModel', 'TermSchedule']

@@ -1,17 +1,20 @@
 """One segmentor for every WSSS method in this toolbox.
 
-    backbone -> [neck] -> cam_head ----> CAMs + class scores -> classification loss
-                     |                    '-> pseudo-label generators -> decode_head losses (one per generator)
-                     '-> decode_head (optional)
-                     + guides: extra losses (CLIP evaluator, affinity, correspondence, ...), each weighted,
-                       each with a start iteration
+    encoders (shared auxiliary networks: CLIP towers, DINO, a prompt-learning text encoder), built once
+      |
+    backbone -> feats (+ extras) -> [neck] -> cam_head -> CAMs            (each network runs once per batch)
+                                         '-> decode_head / auxiliary_head -> logits
+      |
+    pseudo_labels: named sources (CAM thresholds, CARM, seeds from PNGs, ...), computed when first read
+    losses:        named terms, the paper's total loss, each with weight / start_iter / end_iter / labels
 
-Every part is a registered module named in the config. ``predict`` returns standard ``SegDataSample``s:
-the decoder's logits when there is a decoder (or ``test_cfg.source='decoder'``), otherwise CAMs turned into
-a segmentation, so mmseg's ``IoUMetric`` and ``tools/test.py --tta`` work unchanged.
+Every part is a registered module named in the config. Stock mmseg backbones, necks and heads work unchanged;
+a backbone may also expose extras (``forward_with_extras``) and a neck or head may take the text encoder's output
+(``accepts_text = True``: it receives ``[feats, text]``, like mmseg's ``MultimodalEncoderDecoder`` heads).
+``predict`` returns standard ``SegDataSample``s: the decoder's logits, or CAMs turned into a segmentation, so
+mmseg's ``IoUMetric`` and ``tools/test.py --tta`` work unchanged.
 """
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -24,7 +27,10 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import add_prefix
 from torch import Tensor
 
-from ...utils.cam_ops import add_background, mask_absent, max_normalize, multi_scale_flip_cams, restore_to_image
+from ...utils.cam_ops import (add_background, mask_absent, max_normalize, multi_scale_flip_cams, restore_to_image,
+                              slide_cams)
+from ...utils.labels import has_img_labels, img_labels_multi_hot
+from .context import WSSSContext
 
 DEFAULT_TEST_CFG = dict(
     mode='whole',          # 'whole' or 'slide' (with crop_size, stride), as in mmseg
@@ -36,21 +42,8 @@ DEFAULT_TEST_CFG = dict(
     cls_thr=0.5,           # otherwise keep classes whose sigmoid score exceeds this
     output_cams=False,     # also attach `cams` to decoder predictions (CAM source always attaches them)
 )
-
-
-@dataclass
-class WSSSContext:
-    """What the segmentor knows about a training batch; passed to pseudo-label generators and guides."""
-    inputs: Tensor                      # (B, 3, H, W), normalised and padded
-    data_samples: List[SegDataSample]
-    img_labels: Tensor                  # (B, K) foreground multi-hot
-    feats: Sequence[Tensor]             # backbone (+ neck) outputs
-    cam_outputs: Dict[str, Tensor]      # CAM head outputs (cls_logits, cam_logits, ...)
-    cams: Optional[Tensor]              # (B, K, h, w) unnormalised CAMs (ReLU), with gradient
-    cam_fn: Callable[[Tensor], Tensor]  # images -> unnormalised CAMs, for extra scales or views
-    iter: int
-    pseudo_labels: Dict[str, Tensor] = field(default_factory=dict)  # filled by the generators, by name
-    cache: dict = field(default_factory=dict)  # shared results between guides (e.g. teacher features)
+TERM_KEYS = ('weight', 'start_iter', 'end_iter', 'labels')
+ENCODER_KEYS = ('frozen', 'in_checkpoint')
 
 
 def current_iter() -> int:
@@ -58,60 +51,112 @@ def current_iter() -> int:
     return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
 
 
-def _pop_schedule(cfg: dict, default_name: str):
+class TermSchedule:
+    """When and how strongly a loss term counts, and which pseudo-label source(s) it reads."""
+
+    def __init__(self, weight: float = 1.0, start_iter: int = 0, end_iter: Optional[int] = None,
+                 labels: Union[None, str, Sequence[str]] = None):
+        self.weight = float(weight)
+        self.start_iter = int(start_iter)
+        self.end_iter = None if end_iter is None else int(end_iter)
+        self.labels = labels if labels is None or isinstance(labels, str) else tuple(labels)
+
+    def active(self, it: int) -> bool:
+        """Computed from ``start_iter`` (inclusive) until ``end_iter`` (exclusive; None = to the end)."""
+        return it >= self.start_iter and (self.end_iter is None or it < self.end_iter)
+
+    @property
+    def label_names(self) -> tuple:
+        return () if self.labels is None else (self.labels, ) if isinstance(self.labels, str) else self.labels
+
+
+def _split(cfg: dict, keys: Sequence[str]):
     cfg = dict(cfg)
-    weight = float(cfg.pop('loss_weight', 1.0))
-    start = int(cfg.pop('start_iter', 0))
-    name = cfg.pop('name', default_name)
-    return cfg, weight, start, name
-
-
-def _weighted(outputs: Dict[str, Tensor], weight: float, prefix: str) -> Dict[str, Tensor]:
-    """Scale the loss terms (keys starting with 'loss') of a component and prefix all its keys."""
-    return add_prefix({k: v * weight if k.startswith('loss') else v for k, v in outputs.items()}, prefix)
+    return cfg, {k: cfg.pop(k) for k in keys if k in cfg}
 
 
 @MODELS.register_module()
-class WSSSSegmentor(EncoderDecoder):
-    """Segmentor configured from a backbone, a CAM head and optional decoder, pseudo labels and guides.
+class WSSSSegmentor(BaseSegmentor):
+    """Segmentor configured from shared encoders, a backbone, heads, named pseudo-label sources and loss terms.
 
     Args:
-        backbone (dict): backbone config.
-        cam_head (dict, optional): CAM head config (e.g. ``CAMHead``); its ``num_classes`` counts foreground
+        backbone (dict): any mmseg backbone; one with ``forward_with_extras(x) -> (feats, extras)`` also
+            exposes extras (attention logits, class token, ...) as ``ctx.extras``.
+        encoders (dict[str, dict], optional): auxiliary networks by name, built once, reached by
+            ``ctx.encoder(name)`` / ``ctx.encoded(name)``. Keys read by the segmentor: ``frozen`` (default True:
+            every parameter frozen, eval mode, ``ctx.encoded`` under no_grad) and ``in_checkpoint`` (default
+            False: frozen parameters are left out of saved checkpoints and refilled from the built encoder when
+            a checkpoint is loaded).
+        text_encoder (str, optional): name of the encoder whose output (``encoder()``) is passed to every neck
+            or head with ``accepts_text = True``.
+        neck (dict, optional): its outputs feed every head.
+        cam_head (dict, optional): CAM head (``CAMHead``, ``SigmoidCAMHead``); ``num_classes`` counts foreground
             classes only.
-        neck (dict, optional): neck config; its outputs feed both heads.
-        decode_head (dict, optional): any mmseg decode head, trained on pseudo labels; its ``num_classes``
-            counts background too.
-        pseudo_labels (list[dict], optional): pseudo-label generators. Each takes the batch context and returns
-            (B, H, W) labels (255 = ignore); each gives one decode-head loss. Keys ``loss_weight`` (default 1),
-            ``start_iter`` (default 0) and ``name`` are read by the segmentor.
-        guides (list[dict], optional): extra loss modules ``forward(ctx) -> dict of losses``, with the same
-            ``loss_weight`` / ``start_iter`` / ``name`` keys. Before ``start_iter`` a term is not computed and
-            is logged as 0 (set ``find_unused_parameters=True`` for DDP if that leaves parameters unused).
-        cam_loss_weight (float): weight of the CAM head's classification loss.
+        decode_head / auxiliary_head (dict, optional): mmseg decode heads (``num_classes`` with background),
+            run once per batch; ``DecodeLoss`` terms train them on pseudo labels.
+        pseudo_labels (dict[str, dict], optional): named pseudo-label sources ``forward(ctx) -> (B, H, W)``
+            (255 = ignore); the segmentor marks padding 255.
+        losses (dict[str, dict]): named loss terms ``forward(ctx, labels=None) -> dict`` (keys starting with
+            ``loss`` are weighted and summed; others are logged). Keys read by the segmentor: ``weight``
+            (default 1), ``start_iter`` (0), ``end_iter`` (None), ``labels`` (the name, or names, of the
+            pseudo-label source(s) passed as ``labels``). A term outside its iterations is not computed.
         train_cfg, test_cfg (dict): see ``DEFAULT_TEST_CFG`` for the test keys.
+        pretrained (str, optional): as mmseg's ``EncoderDecoder`` (``mmseg.apis.init_model`` sets it to None).
     """
+    # EncoderDecoder's inference, reused as is. Its __init__ insists on a decode head, which CAM-only models lack,
+    # so this class derives from BaseSegmentor and takes these functions explicitly.
+    whole_inference = EncoderDecoder.whole_inference
+    slide_inference = EncoderDecoder.slide_inference
+    inference = EncoderDecoder.inference
+    aug_test = EncoderDecoder.aug_test
+    _init_decode_head = EncoderDecoder._init_decode_head
 
     def __init__(self,
                  backbone: dict,
-                 cam_head: Optional[dict] = None,
+                 encoders: Optional[Dict[str, dict]] = None,
+                 text_encoder: Optional[str] = None,
                  neck: Optional[dict] = None,
+                 cam_head: Optional[dict] = None,
                  decode_head: Optional[dict] = None,
-                 pseudo_labels: Optional[List[dict]] = None,
-                 guides: Optional[List[dict]] = None,
-                 cam_loss_weight: float = 1.0,
+                 auxiliary_head: Optional[dict] = None,
+                 pseudo_labels: Optional[Dict[str, dict]] = None,
+                 losses: Optional[Dict[str, dict]] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
                  init_cfg=None):
-        # EncoderDecoder's own __init__ insists on a decode head; we reuse its inference code only.
-        BaseSegmentor.__init__(self, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if cam_head is None and decode_head is None:
             raise ValueError('WSSSSegmentor needs a cam_head, a decode_head, or both')
+        for arg, value in (('encoders', encoders), ('pseudo_labels', pseudo_labels), ('losses', losses)):
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f'`{arg}` is a dict keyed by name (e.g. {arg}=dict(cam=dict(type=...))), '
+                                f'got {type(value).__name__}')
+
+        # shared auxiliary networks
+        self.encoders = nn.ModuleDict()
+        self.frozen_encoders, self.encoders_in_checkpoint = set(), set()
+        for name, cfg in (encoders or {}).items():
+            cfg, opts = _split(cfg, ENCODER_KEYS)
+            enc = MODELS.build(cfg)
+            if opts.get('frozen', True):
+                enc.requires_grad_(False)
+                enc.eval()
+                self.frozen_encoders.add(name)
+            if opts.get('in_checkpoint', False):
+                self.encoders_in_checkpoint.add(name)
+            self.encoders[name] = enc
+        if text_encoder is not None and text_encoder not in self.encoders:
+            raise KeyError(f'text_encoder={text_encoder!r} is not among encoders {sorted(self.encoders)}')
+        self.text_encoder = text_encoder
+
+        if pretrained is not None:
+            assert backbone.get('pretrained') is None, 'both backbone and segmentor set pretrained weight'
+            backbone = dict(backbone, pretrained=pretrained)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
         self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
-        self.auxiliary_head = None
         if decode_head is not None:
             self._init_decode_head(decode_head)  # sets decode_head, align_corners, num_classes, out_channels
         else:
@@ -119,39 +164,134 @@ class WSSSSegmentor(EncoderDecoder):
             self.align_corners = False
             self.num_classes = self.cam_head.num_classes + 1
             self.out_channels = self.num_classes
+        self.auxiliary_head = MODELS.build(auxiliary_head) if auxiliary_head is not None else None
         if self.cam_head is not None and self.cam_head.num_classes + 1 != self.num_classes:
             raise ValueError(f'cam_head.num_classes ({self.cam_head.num_classes}, foreground) + 1 must equal '
                              f'decode_head.num_classes ({self.num_classes}, with background)')
-        self.cam_loss_weight = cam_loss_weight
+        for part in ('neck', 'cam_head', 'decode_head', 'auxiliary_head'):
+            if getattr(getattr(self, part), 'accepts_text', False) and text_encoder is None:
+                raise ValueError(f'{part} takes text embeddings (accepts_text) but the model names no text_encoder')
 
-        self.pseudo_label_generators = nn.ModuleList()
-        self._pl_schedule = []
-        for i, cfg in enumerate(pseudo_labels or []):
-            cfg, w, s, name = _pop_schedule(cfg, f'pl{i}' if i else 'cam')
-            self.pseudo_label_generators.append(MODELS.build(cfg))
-            self._pl_schedule.append((w, s, name))
-        if self.decode_head is not None and not self._pl_schedule:
-            raise ValueError('a decode_head needs at least one pseudo-label generator (`pseudo_labels=[...]`)')
-        self.guides = nn.ModuleList()
-        self._guide_schedule = []
-        for i, cfg in enumerate(guides or []):
-            cfg, w, s, name = _pop_schedule(cfg, f'guide{i}')
-            self.guides.append(MODELS.build(cfg))
-            self._guide_schedule.append((w, s, name))
+        # named pseudo-label sources and loss terms
+        self.pseudo_label_sources = nn.ModuleDict(
+            {name: MODELS.build(cfg) for name, cfg in (pseudo_labels or {}).items()})
+        self.loss_terms = nn.ModuleDict()
+        self.term_schedules: Dict[str, TermSchedule] = {}
+        for name, cfg in (losses or {}).items():
+            cfg, sched = _split(cfg, TERM_KEYS)
+            self.loss_terms[name] = MODELS.build(cfg)
+            self.term_schedules[name] = TermSchedule(**sched)
+            unknown = [s for s in self.term_schedules[name].label_names if s not in self.pseudo_label_sources]
+            if unknown:
+                raise KeyError(f'loss term {name!r} reads pseudo labels {unknown}, which are not among '
+                               f'pseudo_labels {sorted(self.pseudo_label_sources)}')
 
         self.train_cfg = ConfigDict(train_cfg or {})
         self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         if self.test_cfg.source not in ('auto', 'cam', 'decoder'):
             raise ValueError(f'test_cfg.source must be auto, cam or decoder, got {self.test_cfg.source!r}')
+        self._predict_text = None
+        self._register_state_dict_hook(WSSSSegmentor._drop_frozen_encoder_state)
+        self._register_load_state_dict_pre_hook(self._refill_frozen_encoder_state, with_module=False)
 
-    # ------------------------------------------------------------------ features and CAMs
+    # ------------------------------------------------------------------ encoders
+    def get_encoder(self, name: str) -> nn.Module:
+        if name not in self.encoders:
+            raise KeyError(f'no encoder named {name!r}; the model declares {sorted(self.encoders)}')
+        return self.encoders[name]
+
+    def run_encoder(self, name: str, ctx: Optional[WSSSContext] = None):
+        """One run of encoder ``name``: ``encode_batch(ctx.images)`` if it has that method, else ``encoder()``."""
+        enc = self.get_encoder(name)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen_encoders):
+            if hasattr(enc, 'encode_batch'):
+                if ctx is None:
+                    raise ValueError(f'encoder {name!r} encodes images and needs a batch context')
+                return enc.encode_batch(ctx.images)
+            return enc()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for name in self.frozen_encoders:
+            self.encoders[name].eval()
+        return self
+
+    def _frozen_state_keys(self) -> List[str]:
+        """State-dict keys (relative to this module) of frozen encoder weights that checkpoints leave out:
+        frozen parameters, and the buffers of modules whose own parameters are all frozen (e.g. a frozen BN's
+        running statistics). Buffers of parameter-less modules (memories) are kept."""
+        keys = []
+        for name, enc in self.encoders.items():
+            if name in self.encoders_in_checkpoint:
+                continue
+            for mod_name, mod in enc.named_modules():
+                own = list(mod.parameters(recurse=False))
+                prefix = f'encoders.{name}.' + (f'{mod_name}.' if mod_name else '')
+                keys += [prefix + k for k, p in mod.named_parameters(recurse=False) if not p.requires_grad]
+                if own and not any(p.requires_grad for p in own):
+                    keys += [prefix + k for k, _ in mod.named_buffers(recurse=False)
+                             if k not in mod._non_persistent_buffers_set]
+        return keys
+
+    @staticmethod
+    def _drop_frozen_encoder_state(module, state_dict, prefix, local_metadata):
+        for key in module._frozen_state_keys():
+            state_dict.pop(prefix + key, None)
+        return state_dict
+
+    def _refill_frozen_encoder_state(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                                     unexpected_keys, error_msgs):
+        """Checkpoints without the frozen encoders (the default) load, strictly or not: their weights come from
+        the encoders as built (pretrained files), exactly as during training."""
+        current = None
+        for key in self._frozen_state_keys():
+            if prefix + key not in state_dict:
+                if current is None:
+                    current = dict(self.named_parameters())
+                    current.update(self.named_buffers())
+                state_dict[prefix + key] = current[key].detach()
+
+    def denormalize(self, inputs: Tensor) -> Tensor:
+        """Preprocessed inputs -> RGB images in [0, 1], with the data preprocessor's own mean, std and channel
+        order (mmcv loads BGR; without ``bgr_to_rgb`` the inputs are BGR and are flipped back here)."""
+        pre = self.data_preprocessor
+        x = inputs
+        if getattr(pre, '_enable_normalize', False):
+            x = x * pre.std + pre.mean
+        if not getattr(pre, 'channel_conversion', False):
+            x = x.flip(1)
+        return (x / 255.0).clamp(0, 1)
+
+    # ------------------------------------------------------------------ features and heads
+    @staticmethod
+    def _run_part(module, x, text):
+        return module([x, text]) if getattr(module, 'accepts_text', False) else module(x)
+
+    def _head_inputs(self, head, feats, text):
+        return [feats, text] if getattr(head, 'accepts_text', False) else feats
+
+    def _features(self, inputs: Tensor, text=None):
+        """(feats, extras): backbone (+ neck) outputs and the backbone's extras, in one backbone forward."""
+        if hasattr(self.backbone, 'forward_with_extras'):
+            feats, extras = self.backbone.forward_with_extras(inputs)
+        else:
+            feats, extras = self.backbone(inputs), {}
+        if self.neck is not None:
+            feats = self._run_part(self.neck, feats, text)
+        return feats, extras
+
+    def _inference_text(self):
+        if self.text_encoder is None:
+            return None
+        return self._predict_text if self._predict_text is not None else self.run_encoder(self.text_encoder)
+
     def extract_feat(self, inputs: Tensor):
-        x = self.backbone(inputs)
-        return self.neck(x) if self.neck is not None else x
+        return self._features(inputs, self._inference_text())[0]
 
-    def raw_cams(self, inputs: Tensor) -> Tensor:
-        """Images -> unnormalised CAMs (B, K, h, w)."""
-        return self.cam_head.cams(self.cam_head(self.extract_feat(inputs)))
+    def raw_cams(self, inputs: Tensor, text=None) -> Tensor:
+        """Images -> CAMs as the CAM head defines them (B, K, h, w)."""
+        feats, _ = self._features(inputs, text)
+        return self.cam_head.cams(self._run_part(self.cam_head, feats, text))
 
     @property
     def predict_source(self) -> str:
@@ -164,36 +304,33 @@ class WSSSSegmentor(EncoderDecoder):
             raise ValueError("test_cfg.source='cam' but the model has no cam_head")
         return src
 
-    def _labels_for(self, metas: List[dict], cls_logits_fn: Callable[[], Tensor], device) -> Optional[Tensor]:
-        """Foreground multi-hot labels for inference: the sample's own labels, else the classifier's."""
+    # ------------------------------------------------------------------ inference
+    def _inference_labels(self, inputs: Tensor, metas: List[dict], text) -> Tensor:
+        """Foreground multi-hot labels for inference: the samples' own labels, else the classifier's."""
         K = self.num_classes - 1
-        if self.test_cfg.use_img_labels and all('img_labels' in m for m in metas):
-            labels = torch.zeros(len(metas), K, device=device)
-            for i, m in enumerate(metas):
-                ids = [c - 1 for c in m['img_labels'] if 0 < c <= K]
-                labels[i, ids] = 1
-            return labels
-        return (cls_logits_fn().sigmoid() > self.test_cfg.cls_thr).float()
+        if self.test_cfg.use_img_labels and has_img_labels(metas):
+            return img_labels_multi_hot(metas, K, inputs.device)
+        feats, _ = self._features(inputs, text)
+        cls_logits = self._run_part(self.cam_head, feats, text)['cls_logits']
+        return (cls_logits.sigmoid() > self.test_cfg.cls_thr).float()
 
     def cam_inference(self, inputs: Tensor, metas: List[dict]) -> Tensor:
-        """Normalised CAMs (B, K, H, W) at the input size, restricted to the image's classes."""
-        seen = {}
+        """Normalised CAMs (B, K, H, W) at the input size, restricted to the image's classes.
 
-        def cam_fn(x):
-            out = self.cam_head(self.extract_feat(x))
-            if x.shape == inputs.shape and 'cls_logits' not in seen:  # the first, unflipped full-size view
-                seen['cls_logits'] = out['cls_logits']
-            return self.cam_head.cams(out)
+        Raw CAMs are summed over ``cam_scales`` and flips, over slide crops in ``mode='slide'``, and
+        max-normalised once over the whole image.
+        """
+        text = self._inference_text()
 
-        cams = multi_scale_flip_cams(cam_fn, inputs, self.test_cfg.cam_scales, self.test_cfg.cam_flip,
-                                     self.align_corners)
+        def multi_view(x):
+            return multi_scale_flip_cams(lambda v: self.raw_cams(v, text), x, self.test_cfg.cam_scales,
+                                         self.test_cfg.cam_flip, self.align_corners)
 
-        def cls_logits():
-            if 'cls_logits' not in seen:  # no full-size view among the scales
-                seen['cls_logits'] = self.cam_head(self.extract_feat(inputs))['cls_logits']
-            return seen['cls_logits']
-
-        return mask_absent(max_normalize(cams), self._labels_for(metas, cls_logits, inputs.device))
+        if self.test_cfg.mode == 'slide':
+            cams = slide_cams(multi_view, inputs, self.test_cfg.crop_size, self.test_cfg.stride)
+        else:
+            cams = multi_view(inputs)
+        return mask_absent(max_normalize(cams), self._inference_labels(inputs, metas, text))
 
     def cams_to_logits(self, cams: Tensor) -> Tensor:
         """Segmentation logits from normalised CAMs: log of [bg_thr, cams]. Their softmax is the normalised
@@ -201,86 +338,110 @@ class WSSSSegmentor(EncoderDecoder):
         return torch.log(add_background(cams, self.test_cfg.bg_thr).clamp_min(1e-6))
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        """Segmentation logits at the input size (used by whole and slide inference)."""
+        """Segmentation logits at the input size (mmseg's whole and slide inference call this)."""
         if self.predict_source == 'cam':
             return self.cams_to_logits(self.cam_inference(inputs, batch_img_metas))
-        return self.decode_head.predict(self.extract_feat(inputs), batch_img_metas, self.test_cfg)
+        text = self._inference_text()
+        feats, _ = self._features(inputs, text)
+        return self.decode_head.predict(self._head_inputs(self.decode_head, feats, text), batch_img_metas,
+                                        self.test_cfg)
 
-    # ------------------------------------------------------------------ inference
     def predict(self, inputs: Tensor, data_samples: Optional[List[SegDataSample]] = None):
         if data_samples is not None:
             metas = [s.metainfo for s in data_samples]
         else:
             metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:], pad_shape=inputs.shape[2:],
                           padding_size=[0, 0, 0, 0])] * inputs.shape[0]
-        source = self.predict_source
-        want_cams = source == 'cam' or (self.cam_head is not None and self.test_cfg.output_cams)
-        cams = self.cam_inference(inputs, metas) if want_cams else None
-        if source == 'cam' and self.test_cfg.mode == 'whole':
-            seg_logits = self.cams_to_logits(cams)
-        else:
-            seg_logits = self.inference(inputs, metas)
+        self._predict_text = None
+        self._predict_text = self._inference_text()  # the text encoder runs once per batch, not once per crop
+        try:
+            source = self.predict_source
+            want_cams = source == 'cam' or (self.cam_head is not None and self.test_cfg.output_cams)
+            cams = self.cam_inference(inputs, metas) if want_cams else None
+            # CAM source: the segmentation is exactly the CAMs' (whole or slide), so the two fields agree
+            seg_logits = self.cams_to_logits(cams) if source == 'cam' else self.inference(inputs, metas)
+        finally:
+            self._predict_text = None
         results = self.postprocess_result(seg_logits, data_samples)
         if cams is not None:
             for i, res in enumerate(results):
                 res.cams = PixelData(data=restore_to_image(cams[i], metas[i], self.align_corners))
         return results
 
-    def _forward(self, inputs: Tensor, data_samples=None):
-        feats = self.extract_feat(inputs)
-        out = {}
-        if self.cam_head is not None:
-            out.update(self.cam_head(feats))
+    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
+        """Raw network output, as mmseg's ``_forward``: decoder logits, or CAM logits without a decoder."""
+        text = self._inference_text()
+        feats, _ = self._features(inputs, text)
         if self.decode_head is not None:
-            out['seg_logits'] = self.decode_head.forward(feats)
-        return out
+            return self._run_part(self.decode_head, feats, text)
+        return self._run_part(self.cam_head, feats, text)['cam_logits']
 
     # ------------------------------------------------------------------ training
-    def _img_labels(self, data_samples: List[SegDataSample]) -> Tensor:
-        if not all('gt_img_labels' in s for s in data_samples):
-            raise KeyError('training samples carry no `gt_img_labels`: the train pipeline needs '
-                           'LoadImageLevelLabels and PackWSSSInputs')
-        labels = torch.stack([s.gt_img_labels for s in data_samples]).float()
-        if labels.shape[1] != self.num_classes:
-            raise ValueError(f'the dataset has {labels.shape[1]} classes but the model has {self.num_classes} '
-                             '(num_classes of cam_head + 1 / decode_head must match the dataset)')
-        return labels[:, 1:]
-
     @staticmethod
     def _ignore_padding(labels: Tensor, data_samples, ignore_index: int = 255) -> Tensor:
+        labels = labels.clone()
         for i, s in enumerate(data_samples):
             h, w = s.metainfo.get('img_shape', labels.shape[-2:])[:2]
             labels[i, h:, :] = ignore_index
             labels[i, :, w:] = ignore_index
         return labels
 
-    def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> Dict[str, Tensor]:
-        it = current_iter()
-        img_labels = self._img_labels(data_samples)
-        feats = self.extract_feat(inputs)
-        losses = {}
-        cam_outputs, cams = {}, None
+    def run_pseudo_label(self, name: str, ctx: WSSSContext) -> Tensor:
+        if name not in self.pseudo_label_sources:
+            raise KeyError(f'no pseudo-label source named {name!r}; the model declares '
+                           f'{sorted(self.pseudo_label_sources)}')
+        return self._ignore_padding(self.pseudo_label_sources[name](ctx).long(), ctx.data_samples)
+
+    def build_context(self, inputs: Tensor, data_samples: List[SegDataSample]) -> WSSSContext:
+        """Run every network of the model once on the batch and wrap the results (see :class:`WSSSContext`)."""
+        ctx = WSSSContext(inputs, data_samples, img_labels_multi_hot(data_samples, self.num_classes - 1,
+                                                                     inputs.device), current_iter(), self)
+        if self.text_encoder is not None:
+            ctx.text = ctx.encoded(self.text_encoder)
+        ctx.feats, ctx.extras = self._features(inputs, ctx.text)
         if self.cam_head is not None:
-            cam_outputs = self.cam_head(feats)
-            cams = self.cam_head.cams(cam_outputs)
-            cam_losses = self.cam_head.loss_by_feat(cam_outputs, img_labels)
-            losses.update({k: v * self.cam_loss_weight for k, v in cam_losses.items()})
-        ctx = WSSSContext(inputs=inputs, data_samples=data_samples, img_labels=img_labels, feats=feats,
-                          cam_outputs=cam_outputs, cams=cams, cam_fn=self.raw_cams, iter=it)
+            ctx.cam_outputs = self._run_part(self.cam_head, ctx.feats, ctx.text)
+            ctx.cams = self.cam_head.cams(ctx.cam_outputs)
+        if self.decode_head is not None:
+            ctx.seg_logits = self._run_part(self.decode_head, ctx.feats, ctx.text)
+        if self.auxiliary_head is not None:
+            ctx.aux_logits = self._run_part(self.auxiliary_head, ctx.feats, ctx.text)
+        return ctx
 
-        for gen, (w, start, name) in zip(self.pseudo_label_generators, self._pl_schedule):
-            if it < start:
-                losses[f'decode_{name}.loss_ce'] = inputs.new_zeros(())
-                continue
-            labels = self._ignore_padding(gen(ctx).long(), data_samples)
-            ctx.pseudo_labels[name] = labels
-            samples = [SegDataSample(metainfo=s.metainfo, gt_sem_seg=PixelData(data=labels[i:i + 1]))
-                       for i, s in enumerate(data_samples)]
-            losses.update(_weighted(self.decode_head.loss(feats, samples, self.train_cfg), w, f'decode_{name}'))
+    @torch.no_grad()
+    def pseudo_labels_for(self, inputs: Tensor, data_samples: List[SegDataSample]) -> Dict[str, Tensor]:
+        """Every pseudo-label source's labels (B, H, W) for a batch, without gradients, in the model's current
+        mode (hooks call it in eval mode on fixed images)."""
+        ctx = self.build_context(inputs, data_samples)
+        return {name: ctx.pseudo_label(name) for name in self.pseudo_label_sources}
 
-        for guide, (w, start, name) in zip(self.guides, self._guide_schedule):
-            if it < start:
-                losses[f'{name}.loss'] = inputs.new_zeros(())
+    def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> Dict[str, Tensor]:
+        """The total loss: the sum of the named terms active at this iteration, each weighted once."""
+        if not self.loss_terms:
+            raise ValueError('the model has no loss terms: set `losses=dict(name=dict(type=...), ...)`')
+        ctx = self.build_context(inputs, data_samples)
+        losses = {}
+        for name, term in self.loss_terms.items():
+            sched = self.term_schedules[name]
+            if not sched.active(ctx.iter):
                 continue
-            losses.update(_weighted(guide(ctx), w, name))
+            labels = [ctx.pseudo_label(s) for s in sched.label_names]
+            out = term(ctx, labels=None if sched.labels is None else labels[0] if len(labels) == 1 else labels)
+            losses.update(add_prefix({k: v * sched.weight if k.startswith('loss') else v for k, v in out.items()},
+                                     name))
+        self._keep_parameters_in_graph(losses)
         return losses
+
+    def _keep_parameters_in_graph(self, losses: Dict[str, Tensor]) -> None:
+        """Add 0 x (every trainable parameter) to the first loss, so each parameter gets a gradient (zero when
+        no active term uses it, as with the official AFA code's 0-weighted losses) and DDP needs no
+        ``find_unused_parameters``. The logged values are unchanged."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            return
+        anchor = 0.0 * sum(p.sum() for p in params)
+        key = next((k for k in losses if 'loss' in k), None)
+        if key is None:  # no term active at this iteration
+            losses['loss'] = anchor
+        else:
+            losses[key] = losses[key] + anchor

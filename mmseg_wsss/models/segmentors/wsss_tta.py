@@ -13,8 +13,8 @@ class WSSSTTAModel(SegTTAModel):
 
     The segmentation is merged exactly as mmseg does (mean of softmaxed ``seg_logits``). When every augmented
     view carries ``cams`` (already restored to the original image by ``WSSSSegmentor.predict``), their mean is
-    kept as ``cams`` so that ``CAMMetric`` and the pseudo-label tools work with ``--tta``; ``gt_img_labels``
-    is kept too.
+    kept as ``cams`` so that ``CAMMetric`` and the pseudo-label tools work with ``--tta``. The image-level
+    labels travel in the metainfo, which the merged sample keeps.
     """
 
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
@@ -23,6 +23,4 @@ class WSSSTTAModel(SegTTAModel):
             if all('cams' in v for v in views):
                 cams = torch.stack([v.cams.data for v in views]).mean(0)
                 out.set_data(dict(cams=PixelData(data=cams)))
-            if 'gt_img_labels' in views[0]:
-                out.gt_img_labels = views[0].gt_img_labels
         return merged

@@ -1,4 +1,4 @@
-from typing import Dict, Sequence
+from typing import Dict
 
 import torch
 import torch.nn as nn
@@ -10,57 +10,55 @@ from ..losses.clims import btm_loss, cbs_loss, otm_loss, reg_loss
 
 
 @MODELS.register_module()
-class CLIPEvaluator(nn.Module):
-    """CLIMS's text-driven evaluator (Xie et al., CVPR 2022, Sec. 3.2-3.7) as a guide of ``WSSSSegmentor``.
+class CLIMSLoss(nn.Module):
+    """CLIMS's text-driven evaluator (Xie et al., CVPR 2022, Sec. 3.2-3.7) as a loss term.
 
     For every present class k of every image, the image is masked by the CAM and by its complement
-    (Eq. 4: ``X * P_k``, ``X * (1 - P_k)``); all masked images of the batch go through the frozen CLIP image tower
-    in one forward, resized to its input size. Cosine similarities to the class prompt (Eqs. 7, 9) and to the
-    class's co-occurring background prompts (Eq. 11) give the losses of Eqs. 6, 8, 10; Eq. 12 regularises the
+    (Eq. 4: ``X * P_k``, ``X * (1 - P_k)``); all masked images of the batch go through the shared frozen CLIP image
+    encoder in one forward, resized to its input size. Cosine similarities to the class prompt (Eqs. 7, 9) and to
+    the class's co-occurring background prompts (Eq. 11) give the losses of Eqs. 6, 8, 10; Eq. 12 regularises the
     CAM area. Eq. 13 weights them with ``alpha, beta, gamma, delta`` (paper: 10, 25, 29.5, 1.15; the official code
-    uses 10, 24, 1, 0.2 with ``variant='code'``). Gradients flow through the frozen tower into the CAMs.
+    uses 10, 24, 1, 0.2 with ``variant='code'``). Gradients flow through the frozen image tower into the CAMs;
+    the RGB images come from the data preprocessor (``ctx.images``).
 
     Args:
-        image_encoder / text_encoder (dict): ``OpenCLIPImageEncoder`` / ``OpenCLIPTextEncoder`` configs.
-        mean / std: the data preprocessor's normalisation (RGB, 0-255), to recover the image.
+        image_encoder / text_encoder (str): names of the model's shared encoders (``OpenCLIPImageEncoder`` /
+            ``OpenCLIPTextEncoder``).
         variant: 'paper' (default) or 'code' forms of the losses, see :mod:`mmseg_wsss.models.losses.clims`.
     """
 
     def __init__(self,
-                 image_encoder: dict,
-                 text_encoder: dict,
+                 image_encoder: str = 'clip_image',
+                 text_encoder: str = 'clip_text',
                  alpha: float = 10.0,
                  beta: float = 25.0,
                  gamma: float = 29.5,
                  delta: float = 1.15,
                  variant: str = 'paper',
-                 cbs_thr: float = 0.26,
-                 mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375)):
+                 cbs_thr: float = 0.26):
         super().__init__()
         if variant not in ('paper', 'code'):
             raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-        self.image_encoder = MODELS.build(image_encoder)
-        self.text_encoder = MODELS.build(text_encoder)
+        self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.alpha, self.beta, self.gamma, self.delta = alpha, beta, gamma, delta
         self.variant, self.cbs_thr = variant, cbs_thr
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float).view(1, 3, 1, 1), persistent=False)
 
-    def masked_images(self, images: Tensor, cams: Tensor, batch_idx: Tensor, class_idx: Tensor) -> Tensor:
+    @staticmethod
+    def masked_images(images: Tensor, cams: Tensor, batch_idx: Tensor, class_idx: Tensor) -> Tensor:
         """Eq. 4: foreground ``X * P_k`` then background ``X * (1 - P_k)`` for every present pair, stacked."""
         p = cams[batch_idx, class_idx][:, None]
         x = images[batch_idx]
         return torch.cat([x * p, x * (1 - p)])
 
-    def similarities(self, cams: Tensor, images: Tensor, img_labels: Tensor) -> Dict[str, Tensor]:
+    def similarities(self, ctx, images: Tensor) -> Dict[str, Tensor]:
         """s_oo (Eq. 7), s_bo (Eq. 9) per present pair, s_ob (Eq. 11) against every background prompt."""
-        batch_idx, class_idx = img_labels.nonzero(as_tuple=True)
+        batch_idx, class_idx = ctx.img_labels.nonzero(as_tuple=True)
         n = batch_idx.numel()
-        P = F.interpolate(cams, size=images.shape[-2:], mode='bilinear', align_corners=False)
-        emb = self.image_encoder.encode(self.masked_images(images, P, batch_idx, class_idx))  # one forward
+        P = F.interpolate(ctx.cams, size=images.shape[-2:], mode='bilinear', align_corners=False)
+        # one forward for all masked images; not under no_grad: the loss needs the gradient to the CAMs
+        emb = ctx.encoder(self.image_encoder).encode(self.masked_images(images, P, batch_idx, class_idx))
         v_io, v_ib = emb[:n], emb[n:]
-        text = self.text_encoder()
+        text = ctx.encoded(self.text_encoder)
         v_to = text['class_embeddings'][class_idx]
         return dict(
             s_oo=(v_io * v_to).sum(-1),
@@ -69,14 +67,13 @@ class CLIPEvaluator(nn.Module):
             owner_mask=(text['bg_owner'][None] == class_idx[:, None]).to(emb.dtype),
             batch_idx=batch_idx)
 
-    def forward(self, ctx) -> Dict[str, Tensor]:
-        images = ((ctx.inputs * self.std + self.mean) / 255.0).clamp(0, 1)
-        B = images.shape[0]
+    def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
+        B = ctx.batch_size
         loss_reg = self.delta * reg_loss(ctx.cams)
         if not ctx.img_labels.any():
             zero = ctx.cams.sum() * 0
             return dict(loss_otm=zero, loss_btm=zero, loss_cbs=zero, loss_reg=loss_reg)
-        s = self.similarities(ctx.cams, images, ctx.img_labels)
+        s = self.similarities(ctx, ctx.images)
         b = s['batch_idx']
         return dict(
             loss_otm=self.alpha * otm_loss(s['s_oo'], b, B, self.variant),

@@ -1,3 +1,0 @@
-from .clip_evaluator import CLIPEvaluator
-
-__all__ = ['CLIPEvaluator']

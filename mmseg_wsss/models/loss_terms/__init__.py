@@ -1,0 +1,5 @@
+from .classification import CAMClassificationLoss
+from .clims import CLIMSLoss
+from .decode import DecodeLoss
+
+__all__ = ['CAMClassificationLoss', 'DecodeLoss', 'CLIMSLoss']

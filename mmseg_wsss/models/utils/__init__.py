@@ -1,0 +1,3 @@
+from .memory import ClassMemory
+
+__all__ = ['ClassMemory']
