@@ -31,7 +31,8 @@ class OpenCLIPImageEncoder(BaseModule):
     * Backbone (WeakCLIP, DALNet): ``forward`` takes images normalised with CLIP's mean/std (set the data
       preprocessor accordingly) at any size and returns the feature maps of ``out_indices`` (ViT blocks or
       ResNet stages) as (B, C, h, w); :meth:`forward_tokens` also gives the class token and the projected patch
-      tokens (ViT). Position embeddings are interpolated for inputs other than the training size.
+      tokens (ViT), and :meth:`forward_with_extras` gives both from one forward (``WSSSSegmentor`` exposes the
+      extras as ``ctx.extras``). As a shared encoder, :meth:`encode_batch` embeds the batch's RGB images. Position embeddings are interpolated for inputs other than the training size.
 
     Args:
         model_name / pretrained / model_cfg: see :func:`build_open_clip`.

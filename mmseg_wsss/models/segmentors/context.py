@@ -29,7 +29,10 @@ class WSSSContext:
         cams: (B, K, h, w) CAMs as the CAM head defines them, with gradient: ReLU(W^T Z) for ``CAMHead``,
             sigmoid(W^T Z) for ``SigmoidCAMHead``. None without a CAM head.
         seg_logits / aux_logits: decode / auxiliary head outputs (computed once), or None.
-        cam_fn: images -> CAMs of the same kind, for extra scales or views (runs the network again).
+        segmentor: the model, for terms that score a head's output with the head's own loss.
+
+    Methods: :meth:`cam_fn` (extra scales or views, a new forward), :attr:`images`, :meth:`encoder`,
+    :meth:`encoded`, :meth:`pseudo_label` (lazy, once per batch), :meth:`with_labels`.
     """
 
     def __init__(self, inputs: Tensor, data_samples: List[SegDataSample], img_labels: Tensor, iter: int,
