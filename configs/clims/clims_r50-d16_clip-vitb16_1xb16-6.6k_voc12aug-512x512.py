@@ -1,6 +1,6 @@
 # CLIMS on VOC trainaug as in the paper: CLIP ViT-B/16, 10 epochs at batch 16 (6,614 iterations), SGD with
 # cosine annealing, crop 512, loss weights 10 / 25 / 29.5 / 1.15. lr 2.5e-4 (10x on the CAM head) is the
-# official code's (the paper does not give it).
+# paper's (Sec. 4.1; the official code uses the same).
 _base_ = [
     '../_base_/models/clims_r50-d16_clip-vitb16.py', '../_base_/datasets/voc12_wsss.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'

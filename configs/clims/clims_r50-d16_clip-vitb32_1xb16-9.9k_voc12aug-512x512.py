@@ -1,10 +1,22 @@
-# The official code's setting: CLIP ViT-B/32, 15 epochs (9,921 iterations), poly schedule, loss weights
-# 10 / 24 / 1 / 0.2 and its loss forms (clamped OTM, pair-averaged OTM/BTM, CBS only above 0.26).
-_base_ = ['./clims_r50-d16_clip-vitb16_1xb16-6.6k_voc12aug-512x512.py']
-model = dict(
-    encoders=dict(clip_image=dict(model_name='ViT-B-32'), clip_text=dict(model_name='ViT-B-32')),
-    losses=dict(clims=dict(alpha=10.0, beta=24.0, gamma=1.0, delta=0.2, variant='code', cbs_thr=0.26)))
+# The official code's setting (configs/_base_/models/clims_r50-d16_clip-vitb32_code.py): CLIP ViT-B/32, 15 epochs
+# (9,921 iterations), poly schedule, loss weights 10 / 24 / 1 / 0.2 and its loss forms. Its optimiser
+# (IRNet's PolyOptimizer) passes the weight decay 1e-4 into SGD's momentum slot: momentum 1e-4, no weight decay.
+_base_ = [
+    '../_base_/models/clims_r50-d16_clip-vitb32_code.py', '../_base_/datasets/voc12_wsss.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+]
+# the plain CAM network this starts from (configs/cam/); set to your checkpoint
+load_from = 'work_dirs/cam_r50-d16_1xb16-3.3k_voc12aug-512x512/iter_3310.pth'
 max_iters = 9921
 val_interval = 3307
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='FrozenAwareOptimWrapperConstructor',
+    optimizer=dict(type='SGD', lr=2.5e-4, momentum=1e-4, weight_decay=0.0),
+    paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
+default_hooks = dict(checkpoint=dict(interval=val_interval))
+val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
+test_dataloader = _base_.train_eval_dataloader
+test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

@@ -52,6 +52,15 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.losses.clims.type == 'CLIMSLoss'
         assert set(cfg.model.encoders) == {'clip_image', 'clip_text'}
         assert cfg.optim_wrapper.constructor == 'FrozenAwareOptimWrapperConstructor'
+        clims = cfg.model.losses.clims
+        assert clims.get('mask_fill', 'mean') == 'mean'  # masked pixels are the mean colour in every official version
+        if 'vitb32' in name:  # the official code's settings, all of them
+            assert clims.variant == 'code' and cfg.model.encoders.clip_text.rename == dict(person='player')
+            assert cfg.model.encoders.clip_text.bg_prompts.startswith('clims_code_')
+            assert cfg.optim_wrapper.optimizer.momentum == 1e-4 and cfg.optim_wrapper.optimizer.weight_decay == 0
+            assert cfg.model.backbone.frozen_stages == 0 and cfg.model.backbone.norm_cfg.requires_grad
+            assert cfg.model.cam_head.inference_activation == 'relu'
+            assert clims.cbs_thr == (0.285 if 'coco' in name else 0.26)
 
     # datasets: every dataloader builds and yields a packed sample
     root = _data_root_for(cfg, toy_root, voc_like_root, coco_like_root)

@@ -1,14 +1,18 @@
-"""CLIMS losses and evaluator against direct transcriptions of the paper's equations."""
+"""CLIMS losses and evaluator against direct transcriptions of the paper's equations and the official code."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmseg_wsss.models.clip import tiny_clip_cfg
+from mmseg_wsss.models.clip.prompts import VOC12_CLIP_NAMES
 from mmseg_wsss.models.losses import btm_loss, cbs_loss, otm_loss, reg_loss
 
 CFG = tiny_clip_cfg()
 NAMES = ['boat', 'train', 'cow']
+NAMES_VOC = list(VOC12_CLIP_NAMES)
 BG = {'boat': ['river', 'lake'], 'train': ['railroad']}
 
 
@@ -59,10 +63,10 @@ def test_reg_and_code_variants():
     s = torch.tensor([-0.2, 0.3, 0.99999])
     b = torch.tensor([0, 0, 1])
     assert torch.allclose(otm_loss(s, b, 2, 'code'), -torch.log(s.clamp(1e-4, 1 - 1e-4)).mean())
-    assert torch.allclose(btm_loss(s, b, 2, 'code'), -torch.log(1 - s).mean())
+    assert torch.allclose(btm_loss(s, b, 2, 'code'), -torch.log(1 - s.clamp(1e-4, 1 - 1e-4)).mean())
     s_ob = torch.tensor([[0.1, 0.3], [0.5, 0.2], [0.27, 0.9]])
     mask = torch.tensor([[1., 1.], [1., 0.], [0., 1.]])
-    expected = -(torch.log(1 - s_ob) * mask * (s_ob > 0.26)).sum() / 2
+    expected = -(torch.log(1 - s_ob) * mask * (s_ob > 0.26)).sum()  # a plain sum over the batch
     assert torch.allclose(cbs_loss(s_ob, mask, b, 2, 'code'), expected)
 
 
@@ -87,6 +91,7 @@ class FakeContext:
         self.cams = torch.rand(B, 3, 6, 5, generator=g).requires_grad_()
         self.images = torch.rand(B, 3, H, W, generator=g)
         self.img_labels = torch.tensor(labels, dtype=torch.float)
+        self.image_mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)  # ImageNet's, as mmseg configs
         self.batch_size = B
         self.text_runs = 0
 
@@ -99,8 +104,10 @@ class FakeContext:
             return self.encoders[name]()
 
 
-def slow_transcription(encoders, ctx):
-    """Eqs. 4-13 image by image, class by class, with one CLIP forward per masked image."""
+def slow_transcription(encoders, ctx, fill='mean'):
+    """Eqs. 4-13 image by image, class by class, with one CLIP forward per masked image. The official codes mask
+    the normalised image: ((X - m) / s) * P, de-normalised, is m + (X - m) * P (masked pixels = the mean)."""
+    m = ctx.image_mean if fill == 'mean' else torch.zeros(1, 3, 1, 1)
     X = ctx.images
     image_encoder = encoders['clip_image']
     P = F.interpolate(ctx.cams, size=X.shape[-2:], mode='bilinear', align_corners=False)
@@ -111,8 +118,8 @@ def slow_transcription(encoders, ctx):
         for kk in range(K):
             if not ctx.img_labels[i, kk]:
                 continue
-            v_io = image_encoder.encode(X[i:i + 1] * P[i:i + 1, kk:kk + 1])[0]
-            v_ib = image_encoder.encode(X[i:i + 1] * (1 - P[i:i + 1, kk:kk + 1]))[0]
+            v_io = image_encoder.encode(m + (X[i:i + 1] - m) * P[i:i + 1, kk:kk + 1])[0]
+            v_ib = image_encoder.encode(m + (X[i:i + 1] - m) * (1 - P[i:i + 1, kk:kk + 1]))[0]
             v_to = text['class_embeddings'][kk]
             otm = otm - torch.log(F.cosine_similarity(v_io, v_to, dim=0).clamp_min(1e-6))
             btm = btm - torch.log((1 - F.cosine_similarity(v_ib, v_to, dim=0)).clamp_min(1e-6))
@@ -122,10 +129,11 @@ def slow_transcription(encoders, ctx):
     return dict(loss_otm=10 * otm / B, loss_btm=25 * btm / B, loss_cbs=29.5 * cbs / B, loss_reg=1.15 * reg)
 
 
+@pytest.mark.parametrize('fill', ['mean', 'black'])
 @pytest.mark.parametrize('labels', [[[1, 0, 0], [0, 1, 0]], [[1, 1, 0], [0, 1, 1]]], ids=['one', 'several'])
-def test_evaluator_matches_transcription_in_one_forward(labels):
+def test_evaluator_matches_transcription_in_one_forward(labels, fill):
     encoders = build_encoders()
-    term = build_term()
+    term = build_term(mask_fill=fill)
     ctx = FakeContext(encoders, labels)
     calls = []
     encoders['clip_image'].visual.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
@@ -133,7 +141,7 @@ def test_evaluator_matches_transcription_in_one_forward(labels):
     n_pairs = int(ctx.img_labels.sum())
     assert calls == [2 * n_pairs]  # every masked image of the batch in one forward
     assert ctx.text_runs == 1
-    ref = slow_transcription(encoders, ctx)
+    ref = slow_transcription(encoders, ctx, fill)
     for key in ref:
         assert torch.allclose(out[key], ref[key], atol=1e-4), key
     # gradients reach the CAMs through the frozen tower; CLIP gets none
@@ -157,12 +165,77 @@ def test_absent_classes_contribute_nothing_but_to_reg():
     assert term(FakeContext(encoders, [[0, 0, 1]]))['loss_cbs'] == 0
 
 
+def official_code_transcription(s_oo, s_bo, s_ob, thr, hyper=(10, 24, 1, 0.2), cams=None):
+    """The official code's (current version) loss lines, pair by pair: OTM / BTM clamp s to [1e-4, 1 - 1e-4] and
+    average over the present (image, class) pairs; CBS adds -log(1 - s) for every pair and every prompt of the
+    shared list whose s exceeds the threshold, over the whole batch; REG is the mean of the CAM tensor."""
+    n = len(s_oo)
+    otm = sum(-math.log(min(max(float(v), 1e-4), 1 - 1e-4)) for v in s_oo) / n
+    btm = sum(-math.log(1 - min(max(float(v), 1e-4), 1 - 1e-4)) for v in s_bo) / n
+    cbs = sum(-math.log(1 - float(v)) for row in s_ob for v in row if v > thr)
+    out = dict(loss_otm=hyper[0] * otm, loss_btm=hyper[1] * btm, loss_cbs=hyper[2] * cbs)
+    if cams is not None:
+        out['loss_reg'] = hyper[3] * cams.mean()
+    return out
+
+
+@pytest.mark.parametrize('thr', [0.26, 0.285, -1.0])
+def test_code_variant_equals_official_formulas(thr):
+    """The whole term in the official configuration (shared background list, code forms) against the official
+    code's formulas applied to the same similarities."""
+    encoders = dict(build_encoders(),
+                    clip_text=MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None,
+                                                model_cfg=CFG, class_names=NAMES, templates='clims',
+                                                bg_prompts=['river', 'lake', 'railroad'])))
+    term = build_term(alpha=10.0, beta=24.0, gamma=1.0, delta=0.2, variant='code', cbs_thr=thr)
+    ctx = FakeContext(encoders, [[1, 1, 0], [0, 1, 1], [1, 0, 0]])
+    sims = term.similarities(ctx, ctx.images)
+    assert sims['owner_mask'].all()  # a shared list belongs to every class
+    out = term(ctx)
+    ref = official_code_transcription(sims['s_oo'], sims['s_bo'], sims['s_ob'], thr, cams=ctx.cams)
+    for key in ref:
+        assert torch.allclose(out[key], torch.as_tensor(ref[key], dtype=out[key].dtype), atol=1e-5), key
+
+
+def test_official_prompt_options():
+    from mmseg_wsss.models.clip.prompts import CLIMS_CODE_BACKGROUNDS
+    torch.manual_seed(0)
+    enc = MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None, model_cfg=CFG,
+                            class_names='voc12', templates='clims', bg_prompts='clims_code_voc12',
+                            rename=dict(person='player')))
+    assert enc.bg_texts == [f'a photo of {w}.' for w in CLIMS_CODE_BACKGROUNDS['voc12']]
+    assert (enc.bg_owner == -1).all() and len(CLIMS_CODE_BACKGROUNDS['coco14']) == 88
+    torch.manual_seed(0)  # the same random tiny CLIP
+    plain = MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None, model_cfg=CFG,
+                              class_names='voc12', templates='clims'))
+    person = NAMES_VOC.index('person')
+    changed = ~torch.isclose(enc()['class_embeddings'], plain()['class_embeddings']).all(1)
+    assert changed.nonzero()[:, 0].tolist() == [person]  # only "person" reads differently ("player")
+    with pytest.raises(KeyError, match='rename'):
+        MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None, model_cfg=CFG,
+                          class_names=NAMES, rename=dict(person='player')))
+    with pytest.raises(KeyError, match='unknown background list'):
+        MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None, model_cfg=CFG,
+                          class_names=NAMES, bg_prompts='clims_code_ade'))
+
+
+def test_sigmoid_head_inference_activation():
+    head = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3, inference_activation='relu'))
+    out = head(torch.randn(2, 4, 5, 5))
+    assert torch.equal(head.cams(out), out['cam_logits'].sigmoid())  # training: sigmoid (Eq. 3)
+    assert torch.equal(head.inference_cams(out), out['cam_logits'].clamp_min(0))  # the code's CAM inference
+    default = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3))
+    assert torch.equal(default.inference_cams(out), out['cam_logits'].sigmoid())
+
+
 def test_code_variant_weights_and_errors():
     term = build_term(alpha=10.0, beta=24.0, gamma=1.0, delta=0.2, variant='code')
     out = term(FakeContext(build_encoders(), [[1, 1, 0]]))
     assert set(k for k in out if k.startswith('loss')) == {'loss_otm', 'loss_btm', 'loss_cbs', 'loss_reg'}
     with pytest.raises(ValueError):
         build_term(variant='blog')
+    with pytest.raises(ValueError):
+        build_term(mask_fill='white')
 
 
 def test_cam_network_learns_only_through_the_evaluator():

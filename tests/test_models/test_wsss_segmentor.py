@@ -213,6 +213,8 @@ def test_images_in_context_follow_the_preprocessor():
     data = model.data_preprocessor(dict(inputs=[rgb], data_samples=samples(1, 32, 32)), True)
     ctx = model.build_context(data['inputs'], data['data_samples'])
     assert torch.allclose(ctx.images[0] * 255, rgb.flip(0), atol=1e-3)  # RGB, in [0, 1]
+    # the mean colour (a zero input), in RGB: what CLIMS fills masked pixels with
+    assert torch.allclose(ctx.image_mean.flatten() * 255, torch.tensor([10., 20., 30.]))
 
 
 def test_unknown_names_fail_at_build():

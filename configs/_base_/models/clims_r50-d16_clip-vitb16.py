@@ -25,5 +25,6 @@ model = dict(
             image_encoder='clip_image',
             text_encoder='clip_text',
             alpha=10.0, beta=25.0, gamma=29.5, delta=1.15,  # Eq. 13, the paper's weights
-            variant='paper')),
+            variant='paper',
+            mask_fill='mean')),  # masked pixels take the mean colour, as both official code versions do
     test_cfg=dict(bg_thr=0.15))  # CAM evaluation threshold of the official code

@@ -25,8 +25,12 @@ class OpenCLIPTextEncoder(BaseModule):
         model_name / pretrained / model_cfg: see :func:`build_open_clip` (``pretrained`` tag or local path).
         class_names: 'voc12', 'coco14' or a list of foreground class names (written for CLIP).
         templates: prompt templates with one ``{}`` (a name from ``prompts.TEMPLATES`` or a list).
-        bg_prompts: {class name: [background words]} for class-related backgrounds (CLIMS), encoded with
-            ``bg_template``.
+        bg_prompts: class-related backgrounds (CLIMS), encoded with ``bg_template``: a {class name: [words]}
+            mapping (the paper's per-class sets; ``bg_owner`` = the class index), a list of words shared by every
+            class, or the name of the official code's shared list, 'clims_code_voc12' / 'clims_code_coco14'
+            (``bg_owner`` = -1: the prompt belongs to every class).
+        rename: {class name: name used in the prompt}, e.g. ``dict(person='player')`` as the official CLIMS
+            prompts write it.
         n_ctx: learnable context tokens (0 = none).
         learnable_bg: a learnable background embedding initialised from ``background_prompt``.
     """
@@ -37,7 +41,8 @@ class OpenCLIPTextEncoder(BaseModule):
                  model_cfg: Optional[dict] = None,
                  class_names: Union[str, Sequence[str]] = 'voc12',
                  templates: Union[str, Sequence[str]] = 'single',
-                 bg_prompts: Optional[Dict[str, Sequence[str]]] = None,
+                 bg_prompts: Union[None, str, Sequence[str], Dict[str, Sequence[str]]] = None,
+                 rename: Optional[Dict[str, str]] = None,
                  bg_template: str = 'a photo of {}.',
                  background_prompt: Optional[str] = None,
                  n_ctx: int = 0,
@@ -49,21 +54,30 @@ class OpenCLIPTextEncoder(BaseModule):
         self.clip = clip
         self.tokenize = tokenizer_for(model_name, model_cfg)
         self.class_names = class_names_ = P.class_names(class_names)
+        unknown = set(rename or {}) - set(class_names_)
+        if unknown:
+            raise KeyError(f'rename names classes that are not in class_names: {sorted(unknown)}')
+        prompt_names = [(rename or {}).get(c, c) for c in class_names_]
         self.templates = P.templates(templates)
         self.n_ctx = n_ctx
 
         with torch.no_grad():
-            per_template = [self._encode_texts([t.format(c) for c in class_names_]) for t in self.templates]
+            per_template = [self._encode_texts([t.format(c) for c in prompt_names]) for t in self.templates]
             self.register_buffer('fixed_class_embeddings', F.normalize(torch.stack(per_template).mean(0), dim=-1),
                                  persistent=False)
             bg_texts, owner = [], []
-            for k, name in enumerate(class_names_):
-                for word in (bg_prompts or {}).get(name, ()):
-                    bg_texts.append(bg_template.format(word))
-                    owner.append(k)
-            unknown = set(bg_prompts or {}) - set(class_names_)
-            if unknown:
-                raise KeyError(f'bg_prompts name classes that are not in class_names: {sorted(unknown)}')
+            words = P.background_words(bg_prompts)
+            if isinstance(words, dict):
+                unknown = set(words) - set(class_names_)
+                if unknown:
+                    raise KeyError(f'bg_prompts name classes that are not in class_names: {sorted(unknown)}')
+                for k, name in enumerate(class_names_):
+                    for word in words.get(name, ()):
+                        bg_texts.append(bg_template.format(word))
+                        owner.append(k)
+            else:  # one list shared by every class
+                bg_texts = [bg_template.format(word) for word in (words or ())]
+                owner = [-1] * len(bg_texts)
             self.bg_texts = bg_texts
             emb = self._encode_texts(bg_texts) if bg_texts else torch.zeros(0, self.embed_dim)
             self.register_buffer('bg_embeddings', emb, persistent=False)
@@ -81,7 +95,7 @@ class OpenCLIPTextEncoder(BaseModule):
         if n_ctx > 0:
             width = clip.token_embedding.weight.shape[1]
             self.ctx = nn.Parameter(torch.randn(n_ctx, width) * 0.02)
-            prompts = [' '.join(['X'] * n_ctx) + f' {c}.' for c in class_names_]
+            prompts = [' '.join(['X'] * n_ctx) + f' {c}.' for c in prompt_names]
             self.register_buffer('ctx_tokens', self.tokenize(prompts), persistent=False)
         else:
             self.ctx = None
@@ -109,8 +123,8 @@ class OpenCLIPTextEncoder(BaseModule):
         return self._encode_tokens(self.tokenize(list(texts)).to(device))
 
     def forward(self) -> Dict[str, Optional[Tensor]]:
-        """class_embeddings (K, D), bg_embeddings (L, D) with bg_owner (L,) class index, background (D,) or None;
-        all L2-normalised."""
+        """class_embeddings (K, D), bg_embeddings (L, D) with bg_owner (L,) (class index, -1 = every class),
+        background (D,) or None; all L2-normalised."""
         if self.ctx is not None:
             cls = self._encode_tokens(self.ctx_tokens, self.ctx)
         else:

@@ -51,3 +51,7 @@ class CAMHead(BaseModule):
     def cams(self, outputs: Dict[str, Tensor]) -> Tensor:
         """Unnormalised CAMs, ReLU(W^T Z) (B, K, h, w)."""
         return F.relu(outputs['cam_logits'])
+
+    def inference_cams(self, outputs: Dict[str, Tensor]) -> Tensor:
+        """The CAMs that inference normalises and thresholds (the training CAMs unless a head says otherwise)."""
+        return self.cams(outputs)

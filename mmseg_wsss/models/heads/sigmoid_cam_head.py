@@ -1,8 +1,8 @@
 from typing import Dict
 
+import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
-import torch.nn.functional as F
 
 from .cam_head import CAMHead
 
@@ -13,11 +13,18 @@ class SigmoidCAMHead(CAMHead):
 
     The CAMs are supervised by the CLIMS loss term only. ``cls_logits`` (spatial max of the logits) serve
     inference when an image carries no labels.
+
+    Args:
+        inference_activation: what inference normalises: 'sigmoid' (the paper's P, default) or 'relu'
+            (``ReLU(W^T Z)``, what the official code's CAM inference uses before max-normalisation).
     """
 
     def __init__(self, in_channels: int, num_classes: int, in_index: int = -1, bias: bool = False,
-                 init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
+                 inference_activation: str = 'sigmoid', init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
         super().__init__(in_channels, num_classes, in_index=in_index, pool='max', bias=bias, init_cfg=init_cfg)
+        if inference_activation not in ('sigmoid', 'relu'):
+            raise ValueError(f"inference_activation must be 'sigmoid' or 'relu', got {inference_activation!r}")
+        self.inference_activation = inference_activation
 
     def forward(self, feats) -> Dict[str, Tensor]:
         logits = self.classifier(self._select(feats))
@@ -26,3 +33,8 @@ class SigmoidCAMHead(CAMHead):
     def cams(self, outputs: Dict[str, Tensor]) -> Tensor:
         """P = sigmoid(W^T Z) (B, K, h, w), in [0, 1]."""
         return outputs['cam_logits'].sigmoid()
+
+    def inference_cams(self, outputs: Dict[str, Tensor]) -> Tensor:
+        if self.inference_activation == 'relu':
+            return F.relu(outputs['cam_logits'])
+        return self.cams(outputs)

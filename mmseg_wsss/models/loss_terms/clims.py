@@ -1,4 +1,4 @@
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -14,7 +14,9 @@ class CLIMSLoss(nn.Module):
     """CLIMS's text-driven evaluator (Xie et al., CVPR 2022, Sec. 3.2-3.7) as a loss term.
 
     For every present class k of every image, the image is masked by the CAM and by its complement
-    (Eq. 4: ``X * P_k``, ``X * (1 - P_k)``); all masked images of the batch go through the shared frozen CLIP image
+    (Eq. 4: ``X * P_k``, ``X * (1 - P_k)``). Both official code versions mask the *normalised* image, so masked-out
+    pixels become the dataset's mean colour (``mask_fill='mean'``, the default); ``'black'`` masks the RGB image.
+    All masked images of the batch go through the shared frozen CLIP image
     encoder in one forward, resized to its input size. Cosine similarities to the class prompt (Eqs. 7, 9) and to
     the class's co-occurring background prompts (Eq. 11) give the losses of Eqs. 6, 8, 10; Eq. 12 regularises the
     CAM area. Eq. 13 weights them with ``alpha, beta, gamma, delta`` (paper: 10, 25, 29.5, 1.15; the official code
@@ -25,6 +27,9 @@ class CLIMSLoss(nn.Module):
         image_encoder / text_encoder (str): names of the model's shared encoders (``OpenCLIPImageEncoder`` /
             ``OpenCLIPTextEncoder``).
         variant: 'paper' (default) or 'code' forms of the losses, see :mod:`mmseg_wsss.models.losses.clims`.
+        cbs_thr: the code form's CBS similarity threshold (official: 0.26 VOC, 0.285 COCO).
+        mask_fill: 'mean' (the official codes: masked pixels take the data preprocessor's mean colour) or
+            'black'.
     """
 
     def __init__(self,
@@ -35,20 +40,30 @@ class CLIMSLoss(nn.Module):
                  gamma: float = 29.5,
                  delta: float = 1.15,
                  variant: str = 'paper',
-                 cbs_thr: float = 0.26):
+                 cbs_thr: float = 0.26,
+                 mask_fill: str = 'mean'):
         super().__init__()
         if variant not in ('paper', 'code'):
             raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
+        if mask_fill not in ('mean', 'black'):
+            raise ValueError(f"mask_fill must be 'mean' or 'black', got {mask_fill!r}")
+        self.mask_fill = mask_fill
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.alpha, self.beta, self.gamma, self.delta = alpha, beta, gamma, delta
         self.variant, self.cbs_thr = variant, cbs_thr
 
     @staticmethod
-    def masked_images(images: Tensor, cams: Tensor, batch_idx: Tensor, class_idx: Tensor) -> Tensor:
-        """Eq. 4: foreground ``X * P_k`` then background ``X * (1 - P_k)`` for every present pair, stacked."""
+    def masked_images(images: Tensor, cams: Tensor, batch_idx: Tensor, class_idx: Tensor,
+                      fill: Optional[Tensor] = None) -> Tensor:
+        """Eq. 4: foreground ``X * P_k`` then background ``X * (1 - P_k)`` for every present pair, stacked.
+
+        With ``fill`` (1, 3, 1, 1), masking happens relative to it: ``fill + (X - fill) * P`` (what masking the
+        normalised image and de-normalising gives); without, masked pixels are black."""
         p = cams[batch_idx, class_idx][:, None]
         x = images[batch_idx]
-        return torch.cat([x * p, x * (1 - p)])
+        if fill is None:
+            return torch.cat([x * p, x * (1 - p)])
+        return torch.cat([fill + (x - fill) * p, fill + (x - fill) * (1 - p)])
 
     def similarities(self, ctx, images: Tensor) -> Dict[str, Tensor]:
         """s_oo (Eq. 7), s_bo (Eq. 9) per present pair, s_ob (Eq. 11) against every background prompt."""
@@ -56,7 +71,8 @@ class CLIMSLoss(nn.Module):
         n = batch_idx.numel()
         P = F.interpolate(ctx.cams, size=images.shape[-2:], mode='bilinear', align_corners=False)
         # one forward for all masked images; not under no_grad: the loss needs the gradient to the CAMs
-        emb = ctx.encoder(self.image_encoder).encode(self.masked_images(images, P, batch_idx, class_idx))
+        fill = ctx.image_mean if self.mask_fill == 'mean' else None
+        emb = ctx.encoder(self.image_encoder).encode(self.masked_images(images, P, batch_idx, class_idx, fill))
         v_io, v_ib = emb[:n], emb[n:]
         text = ctx.encoded(self.text_encoder)
         v_to = text['class_embeddings'][class_idx]
@@ -64,7 +80,7 @@ class CLIMSLoss(nn.Module):
             s_oo=(v_io * v_to).sum(-1),
             s_bo=(v_ib * v_to).sum(-1),
             s_ob=v_io @ text['bg_embeddings'].t(),
-            owner_mask=(text['bg_owner'][None] == class_idx[:, None]).to(emb.dtype),
+            owner_mask=((text['bg_owner'][None] == class_idx[:, None]) | (text['bg_owner'][None] == -1)).to(emb.dtype),
             batch_idx=batch_idx)
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:

@@ -67,6 +67,11 @@ class WSSSContext:
             self._images = self.segmentor.denormalize(self.inputs)
         return self._images
 
+    @property
+    def image_mean(self) -> Tensor:
+        """(1, 3, 1, 1) the data preprocessor's mean colour, RGB in [0, 1] (what a zero of ``inputs`` is)."""
+        return self.segmentor.denormalize(self.inputs.new_zeros(1, 3, 1, 1))
+
     def encoder(self, name: str):
         """The shared auxiliary network ``name`` (declared under ``encoders=`` in the model config)."""
         return self.segmentor.get_encoder(name)

@@ -288,10 +288,11 @@ class WSSSSegmentor(BaseSegmentor):
     def extract_feat(self, inputs: Tensor):
         return self._features(inputs, self._inference_text())[0]
 
-    def raw_cams(self, inputs: Tensor, text=None) -> Tensor:
-        """Images -> CAMs as the CAM head defines them (B, K, h, w)."""
+    def raw_cams(self, inputs: Tensor, text=None, inference: bool = False) -> Tensor:
+        """Images -> CAMs as the CAM head defines them (B, K, h, w); ``inference``: the head's inference CAMs."""
         feats, _ = self._features(inputs, text)
-        return self.cam_head.cams(self._run_part(self.cam_head, feats, text))
+        out = self._run_part(self.cam_head, feats, text)
+        return self.cam_head.inference_cams(out) if inference else self.cam_head.cams(out)
 
     @property
     def predict_source(self) -> str:
@@ -323,8 +324,8 @@ class WSSSSegmentor(BaseSegmentor):
         text = self._inference_text()
 
         def multi_view(x):
-            return multi_scale_flip_cams(lambda v: self.raw_cams(v, text), x, self.test_cfg.cam_scales,
-                                         self.test_cfg.cam_flip, self.align_corners)
+            return multi_scale_flip_cams(lambda v: self.raw_cams(v, text, inference=True), x,
+                                         self.test_cfg.cam_scales, self.test_cfg.cam_flip, self.align_corners)
 
         if self.test_cfg.mode == 'slide':
             cams = slide_cams(multi_view, inputs, self.test_cfg.crop_size, self.test_cfg.stride)
