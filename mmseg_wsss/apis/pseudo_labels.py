@@ -66,3 +66,24 @@ def pseudo_label_from_probs(probs: torch.Tensor,
         allowed[[c for c in img_label_ids if 0 < c < p.shape[0]]] = True
         label[(label != ignore_index) & ~allowed[np.minimum(label, p.shape[0] - 1)]] = ignore_index
     return label
+
+
+def write_pseudo_label(job: dict) -> None:
+    """Make one pseudo-label PNG from a model output (the CPU part: optional CRF, then the atomic PNG write).
+
+    ``job``: ``source`` ('cam' or 'decoder'), ``maps`` (normalised CAMs (K, H, W) or class probabilities
+    (C, H, W), numpy), ``img_label_ids``, ``img_path`` (read only for the CRF), ``out_path``, ``high_thr``,
+    ``low_thr``, ``conf_thr``, ``crf`` (None or CRF kwargs) and ``palette``. A plain function of plain data, so
+    that worker processes of ``tools/make_pseudo_labels.py --workers N`` can run it.
+    """
+    import mmcv
+
+    from ..utils.io import save_label_png
+    img = mmcv.imread(job['img_path'], channel_order='rgb') if job['crf'] is not None else None
+    maps = torch.from_numpy(job['maps'])
+    if job['source'] == 'cam':
+        label = pseudo_label_from_cams(maps, job['img_label_ids'], job['high_thr'], job['low_thr'], img=img,
+                                       crf=job['crf'])
+    else:
+        label = pseudo_label_from_probs(maps, job['img_label_ids'], job['conf_thr'], img=img, crf=job['crf'])
+    save_label_png(job['out_path'], label, job['palette'])

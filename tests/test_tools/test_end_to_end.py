@@ -83,6 +83,12 @@ def test_make_pseudo_labels_rerun_and_crf(cam_ckpt, toy_root, tmp_path):
     res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf'),
                    '--crf', '--limit', '3', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
     assert '3 written' in res.stdout
+    # CRF and PNG writing in 2 worker processes: the same files
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf2'),
+                   '--crf', '--limit', '3', '--workers', '2', '--cfg-options', f'data_root={toy_root}')
+    assert '3 written' in res.stdout
+    for png in (tmp_path / 'crf').glob('*.png'):
+        assert png.read_bytes() == (tmp_path / 'crf2' / png.name).read_bytes()
 
 
 def test_pseudo_labels_corrupt_image_leaves_no_partial_output(cam_ckpt, toy_root, tmp_path):
@@ -184,6 +190,13 @@ def test_unreachable_pretrained_weights_fail_within_seconds(toy_root, tmp_path):
     assert time.time() - t < 60  # interpreter start-up included; the download attempt itself is bounded
     assert 'Cannot download pretrained weights http://127.0.0.1:9/resnet18_tiny.pth' in res.stderr
     assert osp.join(str(tmp_path / 'torch'), 'hub', 'checkpoints', 'resnet18_tiny.pth') in res.stderr
+
+
+def test_pseudo_label_speed_prints_numbers(cam_ckpt, toy_root):
+    res = run_tool('tools/analysis_tools/pseudo_label_speed.py', TOY_CAM_CFG, cam_ckpt, '--data', toy_root,
+                   '--limit', '4', '--voc-jobs', '1', '--workers', '0', '2')
+    rows = [line.split('|') for line in res.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == [0, 2] and all(float(r[3]) > 0 for r in rows)
 
 
 def test_benchmark_prints_numbers():
