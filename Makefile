@@ -1,8 +1,9 @@
-# make demo: environment + the whole toy pipeline; make test: environment + the test suite.
+# make demo: environment + the whole toy pipeline; make test: environment + the test suite;
+# make toy-teachers: the toy CLIP trained here on the toy corpus (cached under data/toy_teachers with a stamp).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: env demo test clean
+.PHONY: env demo test toy-teachers clean
 env:
 	VENV=$(VENV) bash tools/setup_env.sh
 
@@ -11,6 +12,9 @@ demo: env
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+toy-teachers: env
+	$(PY) tools/toy_teachers/build_toy_teachers.py --out data/toy_teachers
 
 clean:
 	rm -rf work_dirs/demo data/toy_voc

@@ -14,6 +14,7 @@ setup(
     long_description=(here / 'README.md').read_text() if (here / 'README.md').exists() else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_wsss', 'mmseg_wsss.*']),
+    package_data={'mmseg_wsss': ['models/clip/model_configs/*.json']},  # open_clip architectures (toy-clip)
     python_requires='>=3.8',
     # Install order (torch -> mmcv built against it -> the rest) is handled by tools/setup_env.sh;
     # here we only name what must be importable.

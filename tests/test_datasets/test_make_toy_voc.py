@@ -1,3 +1,4 @@
+import glob
 import hashlib
 import json
 import os.path as osp
@@ -54,3 +55,17 @@ def test_several_objects_and_not_a_colour_threshold(toy_root):
                 best = max(best, (pred & fg).sum() / max((pred | fg).sum(), 1))
     # the best single colour threshold separates objects from background poorly
     assert best < 0.35, best
+
+
+def test_context_masks_mark_uncovered_context(toy_root):
+    """ContextMask: the co-occurring context band (water / rails / grass) where no object covers it."""
+    seen = 0
+    for png in sorted(glob.glob(osp.join(toy_root, 'ContextMask', '*.png'))):
+        ctx = np.array(Image.open(png)).astype(bool)
+        gt = np.array(Image.open(osp.join(toy_root, 'SegmentationClass', osp.basename(png))))
+        assert not (ctx & (gt > 0) & (gt < 255)).any()  # never under an object
+        if ctx.any():
+            seen += 1
+            rows = np.nonzero(ctx.any(1))[0]
+            assert rows.max() == ctx.shape[0] - 1  # a bottom band
+    assert seen > 0

@@ -6,6 +6,7 @@
 Layout (what VOC12WSSSDataset / ToyWSSSDataset read)::
 
     OUT/JPEGImages/*.jpg  OUT/SegmentationClass/*.png (palette, 255 = object boundary)
+    OUT/ContextMask/*.png (1 = co-occurring context (water, rails, grass) not covered by an object; for analysis)
     OUT/ImageSets/Segmentation/{train,val}.txt  OUT/cls_labels.json  OUT/meta.json
 
 What makes it a WSSS problem rather than a colour threshold:
@@ -181,10 +182,19 @@ def boundary(mask: np.ndarray, width: int) -> np.ndarray:
     return edge
 
 
-def make_sample(rng, size: int, num_classes: int, ignore_border: int):
+def make_sample(rng, size: int, num_classes: int, ignore_border: int, present=None, context='sample',
+                context_mask=None):
+    """One image, its label map, the segmentation ids present and the context band drawn (or None); with
+    ``context_mask`` (an (size, size) bool array), the band's pixels that no object covers are set in it.
+
+    ``present`` (class indices) and ``context`` (a context kind or None) force the composition, for the image-text
+    corpus (tools/toy_teachers/); by default both are drawn as for the WSSS set.
+    """
     h = w = size
-    n_cls = min(num_classes, rng.choice([1, 2, 3], p=[0.5, 0.4, 0.1]))
-    present = sorted(rng.choice(num_classes, size=n_cls, replace=False).tolist())
+    if present is None:
+        n_cls = min(num_classes, rng.choice([1, 2, 3], p=[0.5, 0.4, 0.1]))
+        present = rng.choice(num_classes, size=n_cls, replace=False).tolist()
+    present = sorted(present)
     img = background(rng, h, w)
     label = np.zeros((h, w), np.uint8)
 
@@ -192,7 +202,9 @@ def make_sample(rng, size: int, num_classes: int, ignore_border: int):
     band_top = None
     ctx_of_present = [CLASS_SPECS[c][3] for c in present if CLASS_SPECS[c][3]]
     ctx_pool = [CLASS_SPECS[c][3] for c in range(num_classes) if CLASS_SPECS[c][3]]
-    if ctx_of_present and rng.random() < CONTEXT_P_WITH:
+    if context != 'sample':
+        kind = context
+    elif ctx_of_present and rng.random() < CONTEXT_P_WITH:
         kind = ctx_of_present[rng.integers(len(ctx_of_present))]
     elif ctx_pool and rng.random() < CONTEXT_P_WITHOUT:
         kind = ctx_pool[rng.integers(len(ctx_pool))]
@@ -216,10 +228,12 @@ def make_sample(rng, size: int, num_classes: int, ignore_border: int):
             m = shape_mask(shape, h, w, (x0, y0, x0 + bw, y0 + bh))
             img[m] = texture(rng, tex, h, w)[m]
             label[m] = c + 1
+    if context_mask is not None and band_top is not None:
+        context_mask[band_top:] = label[band_top:] == 0
     if ignore_border > 0:
         label[boundary(label, ignore_border)] = 255
     img = np.clip(img, 0, 255).astype(np.uint8)
-    return img, label, [c + 1 for c in present]
+    return img, label, [c + 1 for c in present], kind
 
 
 def main(argv=None):
@@ -246,7 +260,10 @@ def main(argv=None):
         ids = []
         for i in range(n):
             img_id = f'{split}_{i:05d}'
-            img, label, present = make_sample(rng, args.size, args.num_classes, args.ignore_border)
+            ctx_mask = np.zeros((args.size, args.size), bool)
+            img, label, present, _ = make_sample(rng, args.size, args.num_classes, args.ignore_border,
+                                                 context_mask=ctx_mask)
+            save_label_png(osp.join(args.out, 'ContextMask', img_id + '.png'), ctx_mask.astype(np.uint8))
             save_image(osp.join(args.out, 'JPEGImages', img_id + '.jpg'), img, quality=92)
             save_label_png(osp.join(args.out, 'SegmentationClass', img_id + '.png'), label, palette)
             labels[img_id] = present

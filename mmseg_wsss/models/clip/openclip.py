@@ -12,6 +12,11 @@ import torch.nn as nn
 from ...utils.compat import PretrainedWeightsNotFound
 
 PROBE_TIMEOUT_S = 5.0
+# This project's own open_clip architectures (model_configs/*.json), registered with open_clip so that they are
+# built by open_clip.create_model exactly like 'ViT-B-16': 'toy-clip' is the CLIP trained on the toy corpus
+# (tools/toy_teachers/build_toy_teachers.py, `make toy-teachers`).
+MODEL_CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'model_configs')
+open_clip.add_model_config(MODEL_CONFIG_DIR)
 
 
 def _reachable(host: str, port: int = 443, timeout: float = PROBE_TIMEOUT_S) -> bool:

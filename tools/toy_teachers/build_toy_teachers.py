@@ -1,0 +1,168 @@
+"""Build the toy teachers (`make toy-teachers`): toy-clip, a CLIP trained contrastively on the toy corpus.
+
+    python tools/toy_teachers/build_toy_teachers.py [--out data/toy_teachers] [--steps 600] [--force]
+
+Writes OUT/toy_clip.pt (an open_clip state dict for the registered 'toy-clip' architecture: configs load it with
+`model_name='toy-clip', pretrained='data/toy_teachers/toy_clip.pt'`, the same path as real CLIP weights),
+OUT/toy_clip_report.json (what the teacher knows, measured on held-out scenes) and OUT/stamp.json. A rerun with
+the same arguments and code does nothing.
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import open_clip  # noqa: E402
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # noqa: E402
+from toy_corpus import CONTEXTS, make_corpus  # noqa: E402
+
+import mmseg_wsss.models.clip  # noqa: E402,F401  (registers the 'toy-clip' architecture with open_clip)
+from mmseg_wsss.utils.io import atomic_write_text  # noqa: E402
+
+MEAN = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+CONTEXT_OF = dict(water='boat', rails='train', grass='cow')  # context -> the class it co-occurs with
+
+
+def to_input(images: np.ndarray, flip=None) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> CLIP-normalised float (N, 3, H, W); ``flip`` (N,) bool flips horizontally."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+    if flip is not None:
+        x = torch.where(torch.as_tensor(flip)[:, None, None, None], x.flip(-1), x)
+    return (x - MEAN) / STD
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return -(target * logits.log_softmax(-1)).sum(-1).mean()
+
+
+def clip_loss(model, images: torch.Tensor, tokens: torch.Tensor, caption_ids: torch.Tensor) -> torch.Tensor:
+    """CLIP's symmetric contrastive loss; pairs with the same caption are all positives (the toy corpus repeats
+    captions, and treating a repeated caption as a negative would teach nonsense)."""
+    img = F.normalize(model.encode_image(images), dim=-1)
+    txt = F.normalize(model.encode_text(tokens), dim=-1)
+    logits = model.logit_scale.exp() * img @ txt.t()
+    same = (caption_ids[:, None] == caption_ids[None]).float()
+    target = same / same.sum(1, keepdim=True)
+    return (soft_cross_entropy(logits, target) + soft_cross_entropy(logits.t(), target)) / 2
+
+
+def train_toy_clip(images, captions, steps: int, batch: int, lr: float, seed: int, log_every: int = 100):
+    torch.manual_seed(seed)
+    model = open_clip.create_model('toy-clip')
+    tokenizer = open_clip.get_tokenizer('toy-clip')
+    unique = sorted(set(captions))
+    caption_ids = torch.tensor([unique.index(c) for c in captions])
+    tokens = tokenizer(unique)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.1)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (
+        1 + np.cos(np.pi * min(s, steps) / steps)))
+    rng = np.random.default_rng(seed)
+    model.train()
+    t0 = time.time()
+    for step in range(steps):
+        idx = rng.choice(len(images), size=batch, replace=False)
+        x = to_input(images[idx], flip=rng.random(batch) < 0.5)
+        ids = caption_ids[idx]
+        loss = clip_loss(model, x, tokens[ids], ids)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, np.log(100))
+        if log_every and (step % log_every == 0 or step == steps - 1):
+            print(f'toy-clip step {step + 1}/{steps} loss {loss.item():.4f} ({time.time() - t0:.0f} s)', flush=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate_toy_clip(model, classes, seed: int, n: int = 400) -> dict:
+    """What the teacher knows, on held-out scenes (another seed):
+    * zero-shot accuracy: single-object scenes (context drawn as in the WSSS set), "a photo of a {class}." prompts;
+    * context-only scenes: cosine similarity to "a photo of {context}." vs "a photo of a {its class}.", and how
+      often the context wins."""
+    tokenizer = open_clip.get_tokenizer('toy-clip')
+
+    def text(prompts):
+        return F.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
+
+    size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else \
+        model.visual.image_size
+    images, _, meta, _ = make_corpus(n, size, len(classes), seed, context_only=0.3, single_object=1.0)
+    img = F.normalize(model.encode_image(to_input(images)), dim=-1)
+    cls_text = text([f'a photo of a {c}.' for c in classes])
+    single = [i for i, m in enumerate(meta) if len(m['present']) == 1]
+    pred = (img[single] @ cls_text.t()).argmax(1)
+    truth = torch.tensor([meta[i]['present'][0] for i in single])
+    report = dict(zero_shot_accuracy=round(float((pred == truth).float().mean()), 4), zero_shot_images=len(single),
+                  chance=round(1 / len(classes), 4), context_only={})
+    for ctx in CONTEXTS:
+        obj = CONTEXT_OF[ctx]
+        idx = [i for i, m in enumerate(meta) if not m['present'] and m['context'] == ctx]
+        if not idx or obj not in classes:
+            continue
+        s_ctx = (img[idx] @ text([f'a photo of {ctx}.'])[0])
+        s_obj = (img[idx] @ text([f'a photo of a {obj}.'])[0])
+        report['context_only'][ctx] = dict(
+            images=len(idx), similarity_to_context=round(float(s_ctx.mean()), 4),
+            similarity_to_class=round(float(s_obj.mean()), 4), class_name=obj,
+            context_wins=round(float((s_ctx > s_obj).float().mean()), 4))
+    return report
+
+
+def stamp_of(args) -> str:
+    here = osp.dirname(osp.abspath(__file__))
+    h = hashlib.sha256(json.dumps(vars(args), sort_keys=True, default=str).encode())
+    for f in ('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
+              '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'):
+        h.update(open(osp.join(here, f), 'rb').read())
+    return h.hexdigest()[:16]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--out', default='data/toy_teachers')
+    p.add_argument('--corpus-size', type=int, default=6000)
+    p.add_argument('--num-classes', type=int, default=5)
+    p.add_argument('--steps', type=int, default=600)
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--lr', type=float, default=5e-4)
+    p.add_argument('--seed', type=int, default=0, help='corpus and training seed (the corpus stream is salted)')
+    p.add_argument('--force', action='store_true', help='rebuild even if the stamp matches')
+    args = p.parse_args(argv)
+    force = args.force
+    del args.force
+    stamp_path = osp.join(args.out, 'stamp.json')
+    stamp = stamp_of(args)
+    if not force and osp.isfile(stamp_path) and json.load(open(stamp_path)).get('stamp') == stamp:
+        print(f'toy teachers in {args.out} are up to date (stamp {stamp})')
+        return
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.time()
+    images, captions, _, classes = make_corpus(args.corpus_size, 64, args.num_classes, args.seed)
+    print(f'toy corpus: {len(images)} scenes, {len(set(captions))} distinct captions ({time.time() - t0:.0f} s)')
+    model = train_toy_clip(images, captions, args.steps, args.batch, args.lr, args.seed)
+    path = osp.join(args.out, 'toy_clip.pt')
+    tmp = path + '.part'
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+    report = evaluate_toy_clip(model, classes, seed=args.seed + 1)
+    report.update(seconds=round(time.time() - t0), corpus_size=len(images), steps=args.steps, classes=classes)
+    atomic_write_text(osp.join(args.out, 'toy_clip_report.json'), json.dumps(report, indent=1))
+    atomic_write_text(stamp_path, json.dumps(dict(stamp=stamp, args=vars(args)), indent=1))  # last: marks done
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == '__main__':
+    main()
