@@ -61,7 +61,8 @@ def context_and_object(cfg: str, ckpt: str, bg_thr: float, data: str, out: str) 
         name = osp.basename(path)
         ctx_path = osp.join(data, 'ContextMask', name)
         if not osp.isfile(ctx_path):
-            raise FileNotFoundError(f'{ctx_path} missing: regenerate the toy set (make_toy_voc.py writes ContextMask/)')
+            raise FileNotFoundError(f'{ctx_path} missing: regenerate the toy set (make_toy_voc.py writes '
+                                    'ContextMask/)')
         pred = read_label_png(path)
         ctx = read_label_png(ctx_path).astype(bool)
         gt = read_label_png(osp.join(data, 'SegmentationClass', name))
@@ -70,7 +71,8 @@ def context_and_object(cfg: str, ckpt: str, bg_thr: float, data: str, out: str) 
         obj = (gt > 0) & (gt < 255)
         obj_hit += int((pred[obj] == gt[obj]).sum())
         obj_all += int(obj.sum())
-    return dict(context_as_foreground=round(ctx_fg / max(ctx_all, 1), 4), object_recall=round(obj_hit / max(obj_all, 1), 4))
+    return dict(context_as_foreground=round(ctx_fg / max(ctx_all, 1), 4),
+                object_recall=round(obj_hit / max(obj_all, 1), 4))
 
 
 def main(argv=None):
@@ -92,17 +94,16 @@ def main(argv=None):
         f'load_from={init}')
     run('tools/train.py', args.clims_config, '--work-dir', f'{args.out}/clims', '--cfg-options',
         *schedule(n, args.data), f'load_from={init}')
-    res = {
-        f'CAM, {n} iterations (shared initialisation)': cam_miou(CAM_CFG, init, f'{args.out}/test_init', args.data),
-        f'CAM, {n} + {n} iterations': cam_miou(CAM_CFG, f'{args.out}/cam/iter_{n}.pth', f'{args.out}/test_cam',
-                                               args.data),
-        f'CLIMS ({osp.basename(args.clims_config)}), {n} + {n} iterations': cam_miou(
-            args.clims_config, f'{args.out}/clims/iter_{n}.pth', f'{args.out}/test_clims', args.data),
-    }
-    for (key, v), (cfg, ckpt, tag) in zip(res.items(), [
-            (CAM_CFG, init, 'init'), (CAM_CFG, f'{args.out}/cam/iter_{n}.pth', 'cam'),
-            (args.clims_config, f'{args.out}/clims/iter_{n}.pth', 'clims')]):
-        v.update(context_and_object(cfg, ckpt, v['bg_thr'], args.data, f'{args.out}/labels_{tag}'))
+    runs = [  # (row, config, checkpoint, tag): the one list both measurements follow
+        (f'CAM, {n} iterations (shared initialisation)', CAM_CFG, init, 'init'),
+        (f'CAM, {n} + {n} iterations', CAM_CFG, f'{args.out}/cam/iter_{n}.pth', 'cam'),
+        (f'CLIMS ({osp.basename(args.clims_config)}), {n} + {n} iterations', args.clims_config,
+         f'{args.out}/clims/iter_{n}.pth', 'clims'),
+    ]
+    res = {}
+    for row, cfg, ckpt, tag in runs:
+        res[row] = cam_miou(cfg, ckpt, f'{args.out}/test_{tag}', args.data)
+        res[row].update(context_and_object(cfg, ckpt, res[row]['bg_thr'], args.data, f'{args.out}/labels_{tag}'))
     with open(f'{args.out}/summary.json', 'w') as f:
         json.dump(res, f, indent=1)
     print('\nOn the toy train split, CAMs at their best background threshold:')

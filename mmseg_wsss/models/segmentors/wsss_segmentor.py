@@ -264,11 +264,12 @@ class WSSSSegmentor(BaseSegmentor):
 
     # ------------------------------------------------------------------ features and heads
     @staticmethod
-    def _run_part(module, x, text):
-        return module([x, text]) if getattr(module, 'accepts_text', False) else module(x)
+    def _head_inputs(module, feats, text):
+        """What a neck or head consumes: ``[feats, text]`` if it ``accepts_text``, else ``feats``."""
+        return [feats, text] if getattr(module, 'accepts_text', False) else feats
 
-    def _head_inputs(self, head, feats, text):
-        return [feats, text] if getattr(head, 'accepts_text', False) else feats
+    def _run_part(self, module, feats, text):
+        return module(self._head_inputs(module, feats, text))
 
     def _features(self, inputs: Tensor, text=None):
         """(feats, extras): backbone (+ neck) outputs and the backbone's extras, in one backbone forward."""
@@ -353,7 +354,6 @@ class WSSSSegmentor(BaseSegmentor):
         else:
             metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:], pad_shape=inputs.shape[2:],
                           padding_size=[0, 0, 0, 0])] * inputs.shape[0]
-        self._predict_text = None
         self._predict_text = self._inference_text()  # the text encoder runs once per batch, not once per crop
         try:
             source = self.predict_source
