@@ -1,5 +1,5 @@
 # make demo: environment + the whole toy pipeline; make test: environment + the test suite;
-# make toy-teachers: the toy CLIP trained here on the toy corpus (cached under data/toy_teachers with a stamp).
+# make toy-teachers: toy-clip and toy-dino, trained here on the toy corpus (cached under data/toy_teachers with stamps).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 

@@ -1,4 +1,5 @@
 from .clip import *  # noqa: F401,F403
+from .dino import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .loss_terms import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403

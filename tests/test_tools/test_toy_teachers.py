@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 from tests.conftest import ROOT, load_tool, run_tool
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'toy_teachers'))
-from toy_corpus import caption, make_corpus  # noqa: E402
+from toy_corpus import EMPTY_CAPTION, GREY, caption, make_corpus, mask_scene, visible  # noqa: E402
 
 
 def test_corpus_captions_and_context_only_scenes():
@@ -20,7 +20,9 @@ def test_corpus_captions_and_context_only_scenes():
     assert caption([0, 2], 'water', classes) == 'a photo of a boat and a cow on water.'
     assert caption([], 'rails', classes) == 'a photo of rails.'
     context_only = [m for m in meta if not m['present']]
-    assert context_only and all(m['context'] in ('water', 'rails', 'grass') for m in context_only)
+    assert context_only and all(m['context'] in ('water', 'rails', 'grass', None) for m in context_only)
+    # a context band is named unless the crop left less than 30 % of it in view
+    assert np.mean([m['context'] is not None for m in context_only]) > 0.5
     for cap, m in zip(captions, meta):
         assert all(f'a {classes[c]}' in cap for c in m['present'])
         assert m['context'] is None or f'{m["context"]}.' in cap
@@ -28,6 +30,31 @@ def test_corpus_captions_and_context_only_scenes():
     again, _, _, _ = make_corpus(120, 64, 5, seed=0)
     other, _, _, _ = make_corpus(120, 64, 5, seed=1)
     assert np.array_equal(images, again) and not np.array_equal(images, other)
+
+
+def test_masked_scenes_are_grey_where_hidden_and_captioned_by_what_stays_visible():
+    images, captions, meta, _ = make_corpus(60, 64, 5, seed=0, masked=1.0)
+    assert all(m['masked'] for m in meta) and EMPTY_CAPTION in captions
+    grey = np.abs(images.astype(float) - GREY).max(-1) < 10
+    # masked scenes show the mean grey (unless the crop happened to leave the painted region out of view)
+    assert np.mean([g.mean() > 0.02 for g in grey]) > 0.9
+    # mask_scene paints exactly 1 - keep of the mean grey over the image
+    rng = np.random.default_rng(0)
+    img = np.full((32, 32, 3), 200, np.uint8)
+    label = np.zeros((32, 32), np.uint8)
+    label[8:24, 8:24] = 1
+    out, keep = mask_scene(rng, img, label, [0])
+    expect = 200 * keep[..., None] + GREY * (1 - keep[..., None])
+    assert np.abs(out - expect).max() < 8  # the grey carries +-2 levels of noise per channel
+    # visibility: >= 50% of an object unmasked and inside the crop names it; >= 30% of the context band
+    band = np.zeros((32, 32), bool)
+    band[26:] = True
+    keep = np.ones((32, 32), np.float32)
+    assert visible(keep, (0, 0, 32), label, [0], band, 'water') == ([0], 'water')
+    keep[8:18] = 0  # 10 of the object's 16 rows hidden
+    assert visible(keep, (0, 0, 32), label, [0], band, 'water') == ([], 'water')
+    assert visible(np.ones_like(keep), (0, 0, 14), label, [0], band, 'water') == ([], None)  # cropped away
+    assert caption([], None, ['boat']) == EMPTY_CAPTION
 
 
 def test_contrastive_loss_treats_repeated_captions_as_positives():
@@ -54,7 +81,7 @@ def test_contrastive_loss_treats_repeated_captions_as_positives():
 def test_build_small_and_load_as_pretrained(tmp_path):
     out = tmp_path / 'teachers'
     args = ['tools/toy_teachers/build_toy_teachers.py', '--out', str(out), '--corpus-size', '96', '--steps', '3',
-            '--batch', '16']
+            '--batch', '16', '--dino-corpus-size', '40', '--dino-steps', '2', '--dino-batch', '8']
     res = run_tool(*args)
     report = json.load(open(out / 'toy_clip_report.json'))
     assert 0 <= report['zero_shot_accuracy'] <= 1 and set(report['context_only']) <= {'water', 'rails', 'grass'}
@@ -66,4 +93,33 @@ def test_build_small_and_load_as_pretrained(tmp_path):
     txt = MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='toy-clip', pretrained=str(out / 'toy_clip.pt'),
                             class_names=['boat', 'train'], templates='clims'))
     assert txt()['class_embeddings'].shape == (2, 128)
-    assert 'toy-clip step 3/3' in res.stdout
+    assert 'toy-clip step 3/3' in res.stdout and 'toy-dino step 2/2' in res.stdout
+    # toy-dino loads through the loader of dino_deitsmall8_pretrain.pth
+    dino = MODELS.build(dict(type='DINOViTEncoder', arch='toy-dino', checkpoint=str(out / 'toy_dino.pth')))
+    saved = torch.load(out / 'toy_dino.pth', map_location='cpu')
+    assert torch.equal(dino.vit.patch_embed.proj.weight, saved['patch_embed.proj.weight'])
+    dreport = json.load(open(out / 'toy_dino_report.json'))
+    assert set(dreport['trained']) >= {'affinity_auc', 'foreground_cue_auc'} and 'untrained' in dreport
+    # one teacher's stamp changes without rebuilding the other
+    again = run_tool(*args[:-2], '--dino-batch', '4', '--only', 'toy_dino').stdout
+    assert 'toy-dino step 2/2' in again and 'toy-clip step' not in again
+
+
+def test_dense_key_loss_pairs_corresponding_points():
+    """View 2 is view 1 shifted right by one patch: view 1's patch (i, j) is view 2's patch (i, j - 1); with keys
+    laid out that way the loss is near its minimum, and any other layout costs more."""
+    from toy_dino import dense_key_loss
+    B, g = 2, 4
+    n = g * g
+    k1 = torch.eye(B * n, 2 * B * n)[:, :].reshape(B, n, -1)  # every patch of every image a distinct unit key
+    box1 = torch.tensor([[0., 0., 32., 32.]] * B)
+    box2 = box1 + torch.tensor([8., 0., 8., 0.])  # one patch (32 / 4 px) to the right
+    idx = torch.arange(n).reshape(g, g)
+    k2 = torch.zeros_like(k1)
+    k2[:, idx[:, :-1].reshape(-1)] = k1[:, idx[:, 1:].reshape(-1)]  # view-2 column j-1 holds view-1 column j
+    loss = dense_key_loss(k1, k2, box1, box2, g, tau=0.2)
+    shuffled = dense_key_loss(k1, k2[:, torch.randperm(n)], box1, box2, g, tau=0.2)
+    # only interior columns 1..2 of view 1 land strictly inside view 2; their positives are exact (logit 5), and
+    # negatives (the other image's keys) are orthogonal (logit 0)
+    ref = torch.log1p(torch.tensor(n * float(torch.exp(torch.tensor(-5.0)))))
+    assert torch.allclose(loss, ref, atol=1e-4) and shuffled > loss + 1

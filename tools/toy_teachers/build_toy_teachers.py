@@ -1,11 +1,16 @@
-"""Build the toy teachers (`make toy-teachers`): toy-clip, a CLIP trained contrastively on the toy corpus.
+"""Build the toy teachers (`make toy-teachers`): toy-clip and toy-dino, trained here on the toy corpus.
 
-    python tools/toy_teachers/build_toy_teachers.py [--out data/toy_teachers] [--steps 600] [--force]
+    python tools/toy_teachers/build_toy_teachers.py [--out data/toy_teachers] [--only toy_clip|toy_dino] [--force]
 
-Writes OUT/toy_clip.pt (an open_clip state dict for the registered 'toy-clip' architecture: configs load it with
-`model_name='toy-clip', pretrained='data/toy_teachers/toy_clip.pt'`, the same path as real CLIP weights),
-OUT/toy_clip_report.json (what the teacher knows, measured on held-out scenes) and OUT/stamp.json. A rerun with
-the same arguments and code does nothing.
+* OUT/toy_clip.pt: an open_clip state dict of the registered 'toy-clip' architecture, trained contrastively on
+  captioned toy scenes (with context-only and grey-masked scenes). Configs load it with `model_name='toy-clip',
+  pretrained='data/toy_teachers/toy_clip.pt'`, the same path as real CLIP weights.
+* OUT/toy_dino.pth: a timm VisionTransformer state dict (DINO_ARCHS['toy-dino']) trained by DINO
+  self-distillation on unlabelled toy scenes (tools/toy_teachers/toy_dino.py); `DINOViTEncoder(arch='toy-dino',
+  checkpoint=...)` loads it through the loader of dino_deitsmall8_pretrain.pth.
+* OUT/toy_clip_report.json, OUT/toy_dino_report.json: what each teacher knows, measured on held-out scenes.
+* OUT/stamp.json: one stamp per teacher (its arguments and the code it depends on); a rerun rebuilds only a
+  teacher whose stamp changed.
 """
 import argparse
 import hashlib
@@ -23,7 +28,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import open_clip  # noqa: E402
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # noqa: E402
-from toy_corpus import CONTEXTS, make_corpus  # noqa: E402
+from toy_corpus import CONTEXTS, GREY, make_corpus  # noqa: E402
 
 import mmseg_wsss.models.clip  # noqa: E402,F401  (registers the 'toy-clip' architecture with open_clip)
 from mmseg_wsss.utils.io import atomic_write_text  # noqa: E402
@@ -91,7 +96,11 @@ def evaluate_toy_clip(model, classes, seed: int, n: int = 400) -> dict:
     """What the teacher knows, on held-out scenes (another seed):
     * zero-shot accuracy: single-object scenes (context drawn as in the WSSS set), "a photo of a {class}." prompts;
     * context-only scenes: cosine similarity to "a photo of {context}." vs "a photo of a {its class}.", and how
-      often the context wins."""
+      often the context wins;
+    * masked probes (what CLIMS's object and background terms ask of CLIP), on the single-object scenes: cosine
+      similarity to the class prompt of the whole image, of the object alone (everything else mean grey), of the
+      image with the object greyed out and of an all-grey image, and how often the object alone beats the other
+      two."""
     tokenizer = open_clip.get_tokenizer('toy-clip')
 
     def text(prompts):
@@ -99,7 +108,8 @@ def evaluate_toy_clip(model, classes, seed: int, n: int = 400) -> dict:
 
     size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else \
         model.visual.image_size
-    images, _, meta, _ = make_corpus(n, size, len(classes), seed, context_only=0.3, single_object=1.0)
+    images, _, meta, _ = make_corpus(n, size, len(classes), seed, context_only=0.3, single_object=1.0,
+                                     keep_labels=True)
     img = F.normalize(model.encode_image(to_input(images)), dim=-1)
     cls_text = text([f'a photo of a {c}.' for c in classes])
     single = [i for i, m in enumerate(meta) if len(m['present']) == 1]
@@ -118,50 +128,116 @@ def evaluate_toy_clip(model, classes, seed: int, n: int = 400) -> dict:
             images=len(idx), similarity_to_context=round(float(s_ctx.mean()), 4),
             similarity_to_class=round(float(s_obj.mean()), 4), class_name=obj,
             context_wins=round(float((s_ctx > s_obj).float().mean()), 4))
+    report['masked_probes'] = masked_probes(model, images, meta, single, cls_text)
     return report
 
 
-def stamp_of(args) -> str:
+@torch.no_grad()
+def masked_probes(model, images, meta, single, cls_text) -> dict:
+    """Class-prompt similarity of single-object scenes shown whole, object only, object hidden, and all grey."""
+    img = images[single].astype(np.float32)
+    obj = np.stack([meta[i]['label'] > 0 for i in single])[..., None]
+    grey = np.broadcast_to(GREY.astype(np.float32), img.shape)
+    cls = torch.tensor([meta[i]['present'][0] for i in single])
+    out = {}
+    for name, x in (('whole', img), ('object_only', np.where(obj, img, grey)),
+                    ('object_hidden', np.where(obj, grey, img)), ('all_grey', grey)):
+        emb = F.normalize(model.encode_image(to_input(np.round(x).astype(np.uint8))), dim=-1)
+        out[name] = (emb * cls_text[cls]).sum(-1)
+    report = {f'similarity_{k}': round(float(v.mean()), 4) for k, v in out.items()}
+    report['object_only_beats_all_grey'] = round(float((out['object_only'] > out['all_grey']).float().mean()), 4)
+    report['object_only_beats_object_hidden'] = round(
+        float((out['object_only'] > out['object_hidden']).float().mean()), 4)
+    return report
+
+
+CLIP_ARGS = ('corpus_size', 'num_classes', 'masked', 'steps', 'batch', 'lr', 'seed')
+DINO_ARGS = ('dino_corpus_size', 'num_classes', 'dino_steps', 'dino_batch', 'seed')
+STAMPED = dict(  # what each teacher's stamp hashes, besides its arguments
+    toy_clip=('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
+              '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'),
+    toy_dino=('toy_dino.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
+              '../../mmseg_wsss/models/dino/vit.py'))
+
+
+def stamp_of(teacher: str, args: dict) -> str:
     here = osp.dirname(osp.abspath(__file__))
-    h = hashlib.sha256(json.dumps(vars(args), sort_keys=True, default=str).encode())
-    for f in ('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
-              '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'):
+    h = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode())
+    for f in STAMPED[teacher]:
         h.update(open(osp.join(here, f), 'rb').read())
     return h.hexdigest()[:16]
+
+
+def save(obj, path: str):
+    tmp = path + '.part'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_toy_clip(args, out: str) -> dict:
+    t0 = time.time()
+    images, captions, _, classes = make_corpus(args.corpus_size, 64, args.num_classes, args.seed,
+                                               masked=args.masked)
+    print(f'toy corpus: {len(images)} scenes, {len(set(captions))} distinct captions ({time.time() - t0:.0f} s)')
+    model = train_toy_clip(images, captions, args.steps, args.batch, args.lr, args.seed)
+    save(model.state_dict(), osp.join(out, 'toy_clip.pt'))
+    report = evaluate_toy_clip(model, classes, seed=args.seed + 1)
+    report.update(seconds=round(time.time() - t0), corpus_size=len(images), steps=args.steps, classes=classes)
+    return report
+
+
+def build_toy_dino(args, out: str) -> dict:
+    from toy_dino import evaluate_toy_dino, train_toy_dino
+    from mmseg_wsss.models.dino import build_dino_vit
+    t0 = time.time()
+    images, _, _, _ = make_corpus(args.dino_corpus_size, 128, args.num_classes, args.seed)
+    print(f'toy-dino corpus: {len(images)} unlabelled scenes ({time.time() - t0:.0f} s)')
+    vit = train_toy_dino(images, steps=args.dino_steps, batch=args.dino_batch, seed=args.seed)
+    path = osp.join(out, 'toy_dino.pth')
+    save(vit.state_dict(), path)
+    # what the teacher knows, on held-out labelled scenes; the same architecture untrained for reference
+    held, _, meta, _ = make_corpus(200, 128, args.num_classes, args.seed + 1, keep_labels=True)
+    labels = np.stack([m['label'] for m in meta])
+    torch.manual_seed(args.seed)
+    report = dict(trained=evaluate_toy_dino(build_dino_vit('toy-dino', path), held, labels),
+                  untrained=evaluate_toy_dino(build_dino_vit('toy-dino'), held, labels))
+    report.update(seconds=round(time.time() - t0), corpus_size=len(images), steps=args.dino_steps)
+    return report
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='data/toy_teachers')
+    p.add_argument('--only', choices=['toy_clip', 'toy_dino'], default=None, help='build one teacher')
     p.add_argument('--corpus-size', type=int, default=6000)
     p.add_argument('--num-classes', type=int, default=5)
-    p.add_argument('--steps', type=int, default=600)
-    p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--lr', type=float, default=5e-4)
+    p.add_argument('--masked', type=float, default=0.35,
+                   help='fraction of corpus scenes partly painted grey and captioned by what stays visible')
+    p.add_argument('--steps', type=int, default=600, help='toy-clip steps')
+    p.add_argument('--batch', type=int, default=128, help='toy-clip batch')
+    p.add_argument('--lr', type=float, default=5e-4, help='toy-clip learning rate')
+    p.add_argument('--dino-corpus-size', type=int, default=3000)
+    p.add_argument('--dino-steps', type=int, default=600)
+    p.add_argument('--dino-batch', type=int, default=32)
     p.add_argument('--seed', type=int, default=0, help='corpus and training seed (the corpus stream is salted)')
     p.add_argument('--force', action='store_true', help='rebuild even if the stamp matches')
     args = p.parse_args(argv)
-    force = args.force
-    del args.force
-    stamp_path = osp.join(args.out, 'stamp.json')
-    stamp = stamp_of(args)
-    if not force and osp.isfile(stamp_path) and json.load(open(stamp_path)).get('stamp') == stamp:
-        print(f'toy teachers in {args.out} are up to date (stamp {stamp})')
-        return
     os.makedirs(args.out, exist_ok=True)
-    t0 = time.time()
-    images, captions, _, classes = make_corpus(args.corpus_size, 64, args.num_classes, args.seed)
-    print(f'toy corpus: {len(images)} scenes, {len(set(captions))} distinct captions ({time.time() - t0:.0f} s)')
-    model = train_toy_clip(images, captions, args.steps, args.batch, args.lr, args.seed)
-    path = osp.join(args.out, 'toy_clip.pt')
-    tmp = path + '.part'
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
-    report = evaluate_toy_clip(model, classes, seed=args.seed + 1)
-    report.update(seconds=round(time.time() - t0), corpus_size=len(images), steps=args.steps, classes=classes)
-    atomic_write_text(osp.join(args.out, 'toy_clip_report.json'), json.dumps(report, indent=1))
-    atomic_write_text(stamp_path, json.dumps(dict(stamp=stamp, args=vars(args)), indent=1))  # last: marks done
-    print(json.dumps(report, indent=1))
+    stamp_path = osp.join(args.out, 'stamp.json')
+    stamps = json.load(open(stamp_path)) if osp.isfile(stamp_path) else {}
+    for teacher, keys, build in (('toy_clip', CLIP_ARGS, build_toy_clip), ('toy_dino', DINO_ARGS, build_toy_dino)):
+        if args.only and teacher != args.only:
+            continue
+        targs = {k: getattr(args, k) for k in keys}
+        stamp = stamp_of(teacher, targs)
+        if not args.force and stamps.get(teacher, {}).get('stamp') == stamp:
+            print(f'{teacher} in {args.out} is up to date (stamp {stamp})')
+            continue
+        report = build(args, args.out)
+        atomic_write_text(osp.join(args.out, f'{teacher}_report.json'), json.dumps(report, indent=1))
+        stamps[teacher] = dict(stamp=stamp, args=targs)
+        atomic_write_text(stamp_path, json.dumps(stamps, indent=1))  # after the weights and report: marks done
+        print(json.dumps(report, indent=1))
 
 
 if __name__ == '__main__':

@@ -15,12 +15,14 @@ class SigmoidCAMHead(CAMHead):
     inference when an image carries no labels.
 
     Args:
-        inference_activation: what inference normalises: 'sigmoid' (the paper's P, default) or 'relu'
-            (``ReLU(W^T Z)``, what the official code's CAM inference uses before max-normalisation).
+        inference_activation: what inference max-normalises into CAMs: 'relu' (``ReLU(W^T Z)``, default: what the
+            official code does; the paper defines P for training (Eq. 3) and does not say how seeds are read at
+            inference) or 'sigmoid' (P itself, which saturates wherever the logits are large, objects and plain
+            background alike).
     """
 
     def __init__(self, in_channels: int, num_classes: int, in_index: int = -1, bias: bool = False,
-                 inference_activation: str = 'sigmoid', init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
+                 inference_activation: str = 'relu', init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
         super().__init__(in_channels, num_classes, in_index=in_index, pool='max', bias=bias, init_cfg=init_cfg)
         if inference_activation not in ('sigmoid', 'relu'):
             raise ValueError(f"inference_activation must be 'sigmoid' or 'relu', got {inference_activation!r}")

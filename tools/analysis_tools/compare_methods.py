@@ -1,0 +1,280 @@
+"""Compare WSSS methods on a generated toy set: same start, same iterations, one table and one chart.
+
+    python tools/analysis_tools/compare_methods.py [CONFIG ...] [--seeds 0 1 2] [--iters 1000]
+        [--init-iters 1000] [--retrain-iters 1000] [--no-retrain] [--out work_dirs/compare_methods]
+
+CONFIG defaults to every toy config of a method: the files in configs/toy/ that declare ``toy_compare =
+dict(name=..., init=...)``. For each seed:
+
+1. a toy set is generated with that seed (``make_toy_voc.py --seed``; with its ContextMask);
+2. the shared start: the plain CAM network (configs/toy/cam_*) trained for --init-iters;
+3. every row trains --iters more. Rows with ``init='cam'`` start from the shared start (CLIMS starts from a CAM
+   network, as in the paper); rows with ``init=None`` (a different architecture) start from their own config's
+   initialisation and train --init-iters + --iters, the same total. The plain CAM row is always there;
+4. each row is measured on the train split: CAM mIoU at its best background threshold (tools/test.py +
+   CAMMetric); at that threshold, without CRF, the fraction of co-occurring context pixels (water / rails / grass
+   not under an object) called foreground and the fraction of object pixels labelled with their own class; and
+   the mIoU of its dense-CRF pseudo labels (tools/make_pseudo_labels.py --crf, 255 counted as background);
+5. unless --no-retrain, a DeepLabV3+ is retrained on each row's pseudo labels (the toy retraining config) and
+   tested on val (no toy method config has its own decoder yet; ECA's and WeakCLIP's will add that column);
+6. the all-background rows (train and val) are always present.
+
+Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
+when there are several) and OUT/results.png (bar chart). The README's results table is this script's output.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+from mmseg_wsss.apis.cli import read_logged_metrics  # noqa: E402
+from mmseg_wsss.utils.io import atomic_write_text, read_label_png  # noqa: E402
+
+CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py'
+SEG_CFG = 'configs/toy/deeplabv3plus_r18-tiny-d8_1xb8-1k_toy-pseudo-112x112.py'
+COLUMNS = [  # (key, header, on the chart)
+    ('cam_miou', 'CAM mIoU (train)', True),
+    ('bg_thr', 'bg thr', False),
+    ('context_as_foreground', 'context as fg', False),
+    ('object_recall', 'object recall', False),
+    ('pseudo_miou', 'CRF pseudo-label mIoU (train)', True),
+    ('retrain_miou', 'retrained mIoU (val)', True),
+]
+
+
+def run(*cmd, capture: bool = False, log=None) -> str:
+    """Run a repository script with this interpreter; its output goes to ``log`` (or is returned)."""
+    print('$ ' + ' '.join(cmd), flush=True)
+    out = subprocess.run([sys.executable, *cmd], cwd=ROOT, check=True, text=True,
+                         stdout=subprocess.PIPE if capture else log, stderr=subprocess.STDOUT if log else None)
+    return out.stdout if capture else ''
+
+
+def method_configs() -> list:
+    """configs/toy/*.py that declare ``toy_compare``, sorted by file name."""
+    from mmengine.config import Config
+    found = []
+    for path in sorted(glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py'))):
+        if 'toy_compare' in Config.fromfile(path):
+            found.append(osp.relpath(path, ROOT))
+    return found
+
+
+def row_spec(cfg: str) -> dict:
+    from mmengine.config import Config
+    c = Config.fromfile(osp.join(ROOT, cfg))
+    spec = dict(c.get('toy_compare', {}))
+    name = spec.get('name', osp.splitext(osp.basename(cfg))[0])
+    return dict(name=name, config=cfg, init=spec.get('init', 'cam'))
+
+
+def schedule(iters: int, data: str) -> list:
+    return [f'data_root={data}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'param_scheduler.0.end={iters}', f'param_scheduler.0.T_max={iters}',
+            f'default_hooks.checkpoint.interval={iters}']
+
+
+def schedule_for(cfg: str, iters: int, data: str) -> list:
+    """``schedule`` with only the scheduler keys the config's first scheduler has."""
+    from mmengine.config import Config
+    sched = Config.fromfile(osp.join(ROOT, cfg)).param_scheduler
+    first = sched[0] if isinstance(sched, (list, tuple)) else sched
+    return [o for o in schedule(iters, data) if not o.startswith('param_scheduler.0.')
+            or o.split('=')[0].split('.')[-1] in first]
+
+
+def train(cfg: str, work: str, iters: int, data: str, log, *extra: str) -> str:
+    opts = schedule_for(cfg, iters, data) + list(extra)
+    run('tools/train.py', cfg, '--work-dir', work, '--cfg-options', *opts, log=log)
+    return osp.join(work, f'iter_{iters}.pth')
+
+
+def cam_miou(cfg: str, ckpt: str, work: str, data: str, log) -> dict:
+    run('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options', f'data_root={data}', log=log)
+    m = read_logged_metrics(osp.join(ROOT, work))
+    return dict(cam_miou=round(float(m['cam/mIoU']), 2), bg_thr=float(m['cam/best_bg_thr']))
+
+
+def context_and_object(label_dir: str, data: str) -> dict:
+    """Of a folder of label PNGs on the train split: the fraction of co-occurring context pixels (the generator's
+    ContextMask: water / rails / grass not under an object) called foreground, and the fraction of object pixels
+    labelled with their own class."""
+    ctx_fg = ctx_all = obj_hit = obj_all = 0
+    for path in sorted(glob.glob(osp.join(label_dir, '*.png'))):
+        name = osp.basename(path)
+        ctx_path = osp.join(data, 'ContextMask', name)
+        if not osp.isfile(ctx_path):
+            raise FileNotFoundError(f'{ctx_path} missing: regenerate the toy set (make_toy_voc.py writes '
+                                    'ContextMask/)')
+        pred = read_label_png(path)
+        ctx = read_label_png(ctx_path).astype(bool)
+        gt = read_label_png(osp.join(data, 'SegmentationClass', name))
+        ctx_fg += int(((pred > 0) & (pred < 255) & ctx).sum())
+        ctx_all += int(ctx.sum())
+        obj = (gt > 0) & (gt < 255)
+        obj_hit += int((pred[obj] == gt[obj]).sum())
+        obj_all += int(obj.sum())
+    return dict(context_as_foreground=round(ctx_fg / max(ctx_all, 1), 4),
+                object_recall=round(obj_hit / max(obj_all, 1), 4))
+
+
+def pseudo_miou(cfg: str, label_dir: str, data: str) -> float:
+    out = run('tools/analysis_tools/eval_pseudo_labels.py', cfg, label_dir, '--cfg-options', f'data_root={data}',
+              capture=True)
+    return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
+
+
+def all_background(data: str, split: str) -> float:
+    out = run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--all-background', '--split', split,
+              '--cfg-options', f'data_root={data}', capture=True)
+    return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
+
+
+def measure(row: dict, ckpt: str, work: str, data: str, args, log, pseudo: bool = True) -> dict:
+    """Every column for one trained row."""
+    cfg = row['config']
+    res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log)
+    thr = f'model.test_cfg.bg_thr={res["bg_thr"]}'
+    run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', f'{work}/cam_labels', '--source', 'cam',
+        '--cfg-options', f'data_root={data}', thr, log=log)
+    res.update(context_and_object(f'{work}/cam_labels', data))
+    if not pseudo:
+        return res
+    labels = f'{work}/pseudo_labels'
+    run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'cam', '--crf',
+        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
+    res['pseudo_miou'] = pseudo_miou(cfg, labels, data)
+    if args.retrain:
+        seg = f'{work}/retrain'
+        seg_ckpt = train(SEG_CFG, seg, args.retrain_iters, data, log,
+                         f'train_dataloader.dataset.pseudo_label_dir={labels}')
+        run('tools/test.py', SEG_CFG, seg_ckpt, '--work-dir', f'{seg}_test', '--cfg-options', f'data_root={data}',
+            log=log)
+        res['retrain_miou'] = round(float(read_logged_metrics(osp.join(ROOT, f'{seg}_test'))['mIoU']), 2)
+    return res
+
+
+def one_seed(seed: int, rows: list, args) -> dict:
+    out = f'{args.out}/seed{seed}'
+    data = f'{out}/toy_voc'
+    os.makedirs(out, exist_ok=True)
+    log = open(osp.join(ROOT, out, 'commands.log'), 'a')
+    if not osp.isfile(osp.join(ROOT, data, 'meta.json')):
+        run('tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed', str(seed),
+            '--num-train', str(args.num_train), '--num-val', str(args.num_val), log=log)
+    results = {'all background': dict(cam_miou=all_background(data, 'train_eval'),
+                                      pseudo_miou=all_background(data, 'train_eval'),
+                                      retrain_miou=all_background(data, 'val'))}
+    t = time.time()
+    init = train(CAM_CFG, f'{out}/init', args.init_iters, data, log)
+    results[f'CAM, shared start ({args.init_iters} it)'] = measure(
+        dict(name='init', config=CAM_CFG), init, f'{out}/init', data, args, log, pseudo=False)
+    print(f'seed {seed}: shared start done ({time.time() - t:.0f} s)', flush=True)
+    for i, row in enumerate(rows):
+        t = time.time()
+        work = f'{out}/row{i}'
+        if row['init'] == 'cam':
+            ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
+            label = f'{row["name"]} (+{args.iters} it)'
+        else:
+            ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
+            label = f'{row["name"]} ({args.init_iters + args.iters} it)'
+        results[label] = measure(row, ckpt, work, data, args, log)
+        results[label]['seconds'] = round(time.time() - t)
+        print(f'seed {seed}: {label}: {results[label]}', flush=True)
+    return results
+
+
+def fmt(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return '-'
+    if len(values) == 1:
+        return f'{values[0]:.4g}' if abs(values[0]) < 1 else f'{values[0]:.2f}'
+    m, s = float(np.mean(values)), float(np.std(values))
+    return f'{m:.3f} ± {s:.3f}' if abs(m) < 1 else f'{m:.2f} ± {s:.2f}'
+
+
+def table(all_results: dict) -> str:
+    seeds = list(all_results)
+    rows = list(all_results[seeds[0]])
+    lines = ['| method | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
+             '|---|' + '---:|' * len(COLUMNS)]
+    for r in rows:
+        cells = [fmt([all_results[s][r].get(k) for s in seeds]) for k, _, _ in COLUMNS]
+        lines.append(f'| {r} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def chart(all_results: dict, path: str, title: str):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    seeds = list(all_results)
+    rows = list(all_results[seeds[0]])
+    cols = [(k, h) for k, h, show in COLUMNS if show]
+    fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(cols), 4.2))
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        means, stds = [], []
+        for k, _ in cols:
+            v = [all_results[s][r].get(k) for s in seeds if all_results[s][r].get(k) is not None]
+            means.append(np.mean(v) if v else np.nan)
+            stds.append(np.std(v) if len(v) > 1 else 0)
+        ax.bar(np.arange(len(cols)) + (i - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=r,
+               capsize=2)
+    ax.set_xticks(np.arange(len(cols)), [h for _, h in cols])
+    ax.set_ylabel('mIoU (%)')
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('configs', nargs='*', help='method configs (default: configs/toy/* with toy_compare)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0])
+    p.add_argument('--iters', type=int, default=1000)
+    p.add_argument('--init-iters', type=int, default=1000)
+    p.add_argument('--retrain-iters', type=int, default=1000)
+    p.add_argument('--no-retrain', dest='retrain', action='store_false')
+    p.add_argument('--num-train', type=int, default=600, help='toy set size (make_toy_voc.py)')
+    p.add_argument('--num-val', type=int, default=100)
+    p.add_argument('--workers', type=int, default=1, help='CRF worker processes of make_pseudo_labels.py')
+    p.add_argument('--out', default='work_dirs/compare_methods')
+    p.add_argument('--keep', action='store_true', help='keep an existing OUT (default: start clean)')
+    args = p.parse_args(argv)
+    os.chdir(ROOT)
+    configs = args.configs or method_configs()
+    rows = [dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs]
+    if osp.isdir(args.out) and not args.keep:
+        shutil.rmtree(args.out)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.time()
+    all_results = {}
+    for seed in args.seeds:
+        all_results[f'seed {seed}'] = one_seed(seed, rows, args)
+        atomic_write_text(f'{args.out}/results.json', json.dumps(all_results, indent=1))
+    seeds = ', '.join(str(s) for s in args.seeds)
+    title = (f'toy sets of seed {seeds}: shared start {args.init_iters} it, then {args.iters} it per row' +
+             (f'; retrain {args.retrain_iters} it' if args.retrain else ''))
+    md = f'{title} ({time.time() - start:.0f} s)\n\n{table(all_results)}\n'
+    atomic_write_text(f'{args.out}/results.md', md)
+    chart(all_results, f'{args.out}/results.png', title)
+    print('\n' + md)
+    print(f'written: {args.out}/results.json, results.md, results.png')
+
+
+if __name__ == '__main__':
+    main()
