@@ -220,12 +220,13 @@ def test_official_prompt_options():
 
 
 def test_sigmoid_head_inference_activation():
-    head = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3, inference_activation='relu'))
+    head = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3))
     out = head(torch.randn(2, 4, 5, 5))
     assert torch.equal(head.cams(out), out['cam_logits'].sigmoid())  # training: sigmoid (Eq. 3)
-    assert torch.equal(head.inference_cams(out), out['cam_logits'].clamp_min(0))  # the code's CAM inference
-    default = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3))
-    assert torch.equal(default.inference_cams(out), out['cam_logits'].sigmoid())
+    # inference, by default as the official code reads CAMs (the paper does not say)
+    assert torch.equal(head.inference_cams(out), out['cam_logits'].clamp_min(0))
+    sig = MODELS.build(dict(type='SigmoidCAMHead', in_channels=4, num_classes=3, inference_activation='sigmoid'))
+    assert torch.equal(sig.inference_cams(out), out['cam_logits'].sigmoid())
 
 
 def test_code_variant_weights_and_errors():

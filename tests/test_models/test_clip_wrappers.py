@@ -111,6 +111,8 @@ def test_missing_weights_fail_fast(tmp_path, monkeypatch):
     assert time.time() - t < 10
     with pytest.raises(PretrainedWeightsNotFound, match='CLIP checkpoint not found: /no/such/clip.bin'):
         OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='/no/such/clip.bin')
+    with pytest.raises(PretrainedWeightsNotFound, match='run `make toy-teachers`'):
+        OpenCLIPImageEncoder(model_name='toy-clip', pretrained='/no/such/toy_clip.pt')
     with pytest.raises(ValueError, match='unknown open_clip pretrained tag'):
         OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='nonsense')
 

@@ -77,23 +77,19 @@ def row_spec(cfg: str) -> dict:
     return dict(name=name, config=cfg, init=spec.get('init', 'cam'))
 
 
-def schedule(iters: int, data: str) -> list:
-    return [f'data_root={data}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'param_scheduler.0.end={iters}', f'param_scheduler.0.T_max={iters}',
-            f'default_hooks.checkpoint.interval={iters}']
-
-
-def schedule_for(cfg: str, iters: int, data: str) -> list:
-    """``schedule`` with only the scheduler keys the config's first scheduler has."""
+def schedule(cfg: str, iters: int, data: str) -> list:
+    """--cfg-options that point ``cfg`` at ``data`` and make it train ``iters`` iterations (the first parameter
+    scheduler's ``end`` and ``T_max`` follow when it has them) with one checkpoint at the end."""
     from mmengine.config import Config
     sched = Config.fromfile(osp.join(ROOT, cfg)).param_scheduler
     first = sched[0] if isinstance(sched, (list, tuple)) else sched
-    return [o for o in schedule(iters, data) if not o.startswith('param_scheduler.0.')
-            or o.split('=')[0].split('.')[-1] in first]
+    return [f'data_root={data}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}'] + [
+                f'param_scheduler.0.{k}={iters}' for k in ('end', 'T_max') if k in first]
 
 
 def train(cfg: str, work: str, iters: int, data: str, log, *extra: str) -> str:
-    opts = schedule_for(cfg, iters, data) + list(extra)
+    opts = schedule(cfg, iters, data) + list(extra)
     run('tools/train.py', cfg, '--work-dir', work, '--cfg-options', *opts, log=log)
     return osp.join(work, f'iter_{iters}.pth')
 

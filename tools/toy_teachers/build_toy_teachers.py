@@ -225,6 +225,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     stamp_path = osp.join(args.out, 'stamp.json')
     stamps = json.load(open(stamp_path)) if osp.isfile(stamp_path) else {}
+    stamps = {k: v for k, v in stamps.items() if k in STAMPED}  # drops the single-teacher stamp of older builds
     for teacher, keys, build in (('toy_clip', CLIP_ARGS, build_toy_clip), ('toy_dino', DINO_ARGS, build_toy_dino)):
         if args.only and teacher != args.only:
             continue

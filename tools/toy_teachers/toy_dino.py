@@ -6,8 +6,8 @@ Same class as the real teacher (timm VisionTransformer, patch 8, 6 heads; tiny w
 checkpoint=...)` loads it through the loader that loads dino_deitsmall8_pretrain.pth.
 
 It is not trained by DINO's self-distillation. We tried it first (student / EMA teacher, 2 global + 4 local crops,
-centring and sharpening, 512 prototypes, batch 32): 300 steps took 510 s here and the loss stayed at log(512), the
-uniform output, with the key affinity no better than at initialisation. What ECA reads from DINO is the last
+centring and sharpening, 512 prototypes, batch 32): after 300 steps the loss stayed at log(512), the uniform
+output, with the key affinity no better than at initialisation (longer runs were not tried). What ECA reads from DINO is the last
 block's patch keys (their cosine affinity) and the class-token query, so toy-dino is trained for exactly that
 with a self-supervised dense contrastive loss on the last block's keys (:func:`dense_key_loss`: corresponding
 points of two overlapping, independently colour-jittered crops agree; keys of other images are negatives). The

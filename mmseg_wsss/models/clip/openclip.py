@@ -41,7 +41,9 @@ def resolve_pretrained(model_name: str, pretrained: Optional[str], config_key: s
     cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
     if not cfg:
         if osp.sep in pretrained or pretrained.endswith(('.pt', '.pth', '.bin', '.safetensors')):
-            raise PretrainedWeightsNotFound(f'CLIP checkpoint not found: {pretrained} (config key `{config_key}`)')
+            hint = ': run `make toy-teachers` to build it' if model_name == 'toy-clip' else ''
+            raise PretrainedWeightsNotFound(
+                f'CLIP checkpoint not found: {pretrained} (config key `{config_key}`){hint}')
         tags = open_clip.list_pretrained_tags_by_model(model_name)
         raise ValueError(f'unknown open_clip pretrained tag {pretrained!r} for {model_name}; known: {tags}')
     hf_repo = cfg.get('hf_hub', '')
