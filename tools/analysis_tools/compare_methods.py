@@ -123,21 +123,16 @@ def context_and_object(label_dir: str, data: str) -> dict:
                 object_recall=round(obj_hit / max(obj_all, 1), 4))
 
 
-def pseudo_miou(cfg: str, label_dir: str, data: str) -> float:
-    out = run('tools/analysis_tools/eval_pseudo_labels.py', cfg, label_dir, '--cfg-options', f'data_root={data}',
+def pseudo_miou(cfg: str, data: str, *args: str) -> float:
+    """mIoU from tools/analysis_tools/eval_pseudo_labels.py on ``data`` (``args``: a label folder, or
+    ``--all-background --split S``)."""
+    out = run('tools/analysis_tools/eval_pseudo_labels.py', cfg, *args, '--cfg-options', f'data_root={data}',
               capture=True)
     return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
 
 
-def all_background(data: str, split: str) -> float:
-    out = run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--all-background', '--split', split,
-              '--cfg-options', f'data_root={data}', capture=True)
-    return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
-
-
-def measure(row: dict, ckpt: str, work: str, data: str, args, log, pseudo: bool = True) -> dict:
+def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool = True) -> dict:
     """Every column for one trained row."""
-    cfg = row['config']
     res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log)
     thr = f'model.test_cfg.bg_thr={res["bg_thr"]}'
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', f'{work}/cam_labels', '--source', 'cam',
@@ -148,7 +143,7 @@ def measure(row: dict, ckpt: str, work: str, data: str, args, log, pseudo: bool 
     labels = f'{work}/pseudo_labels'
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'cam', '--crf',
         '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
-    res['pseudo_miou'] = pseudo_miou(cfg, labels, data)
+    res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
     if args.retrain:
         seg = f'{work}/retrain'
         seg_ckpt = train(SEG_CFG, seg, args.retrain_iters, data, log,
@@ -163,35 +158,40 @@ def one_seed(seed: int, rows: list, args) -> dict:
     out = f'{args.out}/seed{seed}'
     data = f'{out}/toy_voc'
     os.makedirs(out, exist_ok=True)
-    log = open(osp.join(ROOT, out, 'commands.log'), 'a')
-    if not osp.isfile(osp.join(ROOT, data, 'meta.json')):
-        run('tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed', str(seed),
-            '--num-train', str(args.num_train), '--num-val', str(args.num_val), log=log)
-    results = {'all background': dict(cam_miou=all_background(data, 'train_eval'),
-                                      pseudo_miou=all_background(data, 'train_eval'),
-                                      retrain_miou=all_background(data, 'val'))}
-    t = time.time()
-    init = train(CAM_CFG, f'{out}/init', args.init_iters, data, log)
-    results[f'CAM, shared start ({args.init_iters} it)'] = measure(
-        dict(name='init', config=CAM_CFG), init, f'{out}/init', data, args, log, pseudo=False)
-    print(f'seed {seed}: shared start done ({time.time() - t:.0f} s)', flush=True)
-    for i, row in enumerate(rows):
+    with open(osp.join(ROOT, out, 'commands.log'), 'a') as log:
+        if not osp.isfile(osp.join(ROOT, data, 'meta.json')):
+            run('tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed', str(seed),
+                '--num-train', str(args.num_train), '--num-val', str(args.num_val), log=log)
+        bg_train = pseudo_miou(CAM_CFG, data, '--all-background', '--split', 'train_eval')
+        results = {'all background': dict(cam_miou=bg_train, pseudo_miou=bg_train,
+                                          retrain_miou=pseudo_miou(CAM_CFG, data, '--all-background', '--split',
+                                                                   'val'))}
         t = time.time()
-        work = f'{out}/row{i}'
-        if row['init'] == 'cam':
-            ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
-            label = f'{row["name"]} (+{args.iters} it)'
-        else:
-            ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
-            label = f'{row["name"]} ({args.init_iters + args.iters} it)'
-        results[label] = measure(row, ckpt, work, data, args, log)
-        results[label]['seconds'] = round(time.time() - t)
-        print(f'seed {seed}: {label}: {results[label]}', flush=True)
+        init = train(CAM_CFG, f'{out}/init', args.init_iters, data, log)
+        results[f'CAM, shared start ({args.init_iters} it)'] = measure(CAM_CFG, init, f'{out}/init', data, args,
+                                                                       log, pseudo=False)
+        print(f'seed {seed}: shared start done ({time.time() - t:.0f} s)', flush=True)
+        for i, row in enumerate(rows):
+            t = time.time()
+            work = f'{out}/row{i}'
+            if row['init'] == 'cam':
+                ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
+                label = f'{row["name"]} (+{args.iters} it)'
+            else:
+                ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
+                label = f'{row["name"]} ({args.init_iters + args.iters} it)'
+            results[label] = measure(row['config'], ckpt, work, data, args, log)
+            results[label]['seconds'] = round(time.time() - t)
+            print(f'seed {seed}: {label}: {results[label]}', flush=True)
     return results
 
 
+def cell(all_results: dict, row: str, key: str) -> list:
+    """The values of one table cell over the seeds (seeds where the row has no such value are left out)."""
+    return [r[row][key] for r in all_results.values() if r[row].get(key) is not None]
+
+
 def fmt(values) -> str:
-    values = [v for v in values if v is not None]
     if not values:
         return '-'
     if len(values) == 1:
@@ -201,12 +201,11 @@ def fmt(values) -> str:
 
 
 def table(all_results: dict) -> str:
-    seeds = list(all_results)
-    rows = list(all_results[seeds[0]])
+    rows = list(next(iter(all_results.values())))
     lines = ['| method | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
              '|---|' + '---:|' * len(COLUMNS)]
     for r in rows:
-        cells = [fmt([all_results[s][r].get(k) for s in seeds]) for k, _, _ in COLUMNS]
+        cells = [fmt(cell(all_results, r, k)) for k, _, _ in COLUMNS]
         lines.append(f'| {r} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -215,15 +214,14 @@ def chart(all_results: dict, path: str, title: str):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    seeds = list(all_results)
-    rows = list(all_results[seeds[0]])
+    rows = list(next(iter(all_results.values())))
     cols = [(k, h) for k, h, show in COLUMNS if show]
     fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(cols), 4.2))
     width = 0.8 / len(rows)
     for i, r in enumerate(rows):
         means, stds = [], []
         for k, _ in cols:
-            v = [all_results[s][r].get(k) for s in seeds if all_results[s][r].get(k) is not None]
+            v = cell(all_results, r, k)
             means.append(np.mean(v) if v else np.nan)
             stds.append(np.std(v) if len(v) > 1 else 0)
         ax.bar(np.arange(len(cols)) + (i - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=r,

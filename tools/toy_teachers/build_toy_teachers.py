@@ -28,14 +28,13 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import open_clip  # noqa: E402
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # noqa: E402
-from toy_corpus import CONTEXTS, GREY, make_corpus  # noqa: E402
+from toy_corpus import CONTEXT_OF, CONTEXTS, GREY, make_corpus  # noqa: E402
 
 import mmseg_wsss.models.clip  # noqa: E402,F401  (registers the 'toy-clip' architecture with open_clip)
 from mmseg_wsss.utils.io import atomic_write_text  # noqa: E402
 
 MEAN = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
-CONTEXT_OF = dict(water='boat', rails='train', grass='cow')  # context -> the class it co-occurs with
 
 
 def to_input(images: np.ndarray, flip=None) -> torch.Tensor:
@@ -128,19 +127,20 @@ def evaluate_toy_clip(model, classes, seed: int, n: int = 400) -> dict:
             images=len(idx), similarity_to_context=round(float(s_ctx.mean()), 4),
             similarity_to_class=round(float(s_obj.mean()), 4), class_name=obj,
             context_wins=round(float((s_ctx > s_obj).float().mean()), 4))
-    report['masked_probes'] = masked_probes(model, images, meta, single, cls_text)
+    report['masked_probes'] = masked_probes(model, images, meta, single, cls_text, img[single])
     return report
 
 
 @torch.no_grad()
-def masked_probes(model, images, meta, single, cls_text) -> dict:
-    """Class-prompt similarity of single-object scenes shown whole, object only, object hidden, and all grey."""
+def masked_probes(model, images, meta, single, cls_text, whole_emb) -> dict:
+    """Class-prompt similarity of single-object scenes shown whole (``whole_emb``, their embeddings), object only,
+    object hidden, and all grey."""
     img = images[single].astype(np.float32)
     obj = np.stack([meta[i]['label'] > 0 for i in single])[..., None]
     grey = np.broadcast_to(GREY.astype(np.float32), img.shape)
     cls = torch.tensor([meta[i]['present'][0] for i in single])
-    out = {}
-    for name, x in (('whole', img), ('object_only', np.where(obj, img, grey)),
+    out = dict(whole=(whole_emb * cls_text[cls]).sum(-1))
+    for name, x in (('object_only', np.where(obj, img, grey)),
                     ('object_hidden', np.where(obj, grey, img)), ('all_grey', grey)):
         emb = F.normalize(model.encode_image(to_input(np.round(x).astype(np.uint8))), dim=-1)
         out[name] = (emb * cls_text[cls]).sum(-1)

@@ -15,15 +15,16 @@ import os.path as osp
 import sys
 
 import numpy as np
+from open_clip.constants import OPENAI_DATASET_MEAN
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'dataset_converters'))
 from make_toy_voc import CLASS_SPECS, make_sample  # noqa: E402
 
 CORPUS_STREAM = 20261124
-CONTEXTS = ('water', 'rails', 'grass')
-KIND = ('object', 'context_only')
-GREY = np.array([0.48145466, 0.4578275, 0.40821073]) * 255  # CLIP's mean colour (ImageNet's is within 2 levels)
+CONTEXT_OF = {spec[3]: spec[0] for spec in CLASS_SPECS if spec[3]}  # context -> the class it co-occurs with
+CONTEXTS = tuple(CONTEXT_OF)  # water, rails, grass
+GREY = np.array(OPENAI_DATASET_MEAN) * 255  # CLIP's mean colour (ImageNet's is within 2 levels)
 EMPTY_CAPTION = 'a photo of nothing.'
 VISIBLE_OBJECT = 0.5  # an object is named when at least this fraction of it stays visible
 VISIBLE_CONTEXT = 0.3  # a context band is named when at least this fraction of its free pixels stays visible
