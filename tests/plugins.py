@@ -121,9 +121,13 @@ class _MemoryLoss(nn.Module):
 
 @HOOKS.register_module(force=True)
 class _DumpMemoryHook(Hook):
-    """After training, every rank writes its memory bank to work_dir/memory_rank{r}.pt."""
+    """After training, every rank writes the memory bank at ``module`` (a ClassMemory's path in the model) to
+    work_dir/memory_rank{r}.pt."""
+
+    def __init__(self, module: str = 'loss_terms.memory.memory'):
+        self.module = module
 
     def after_train(self, runner):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        torch.save(model.loss_terms['memory'].memory.bank.clone(),
+        torch.save(model.get_submodule(self.module).bank.clone(),
                    osp.join(runner.work_dir, f'memory_rank{get_rank()}.pt'))

@@ -1,6 +1,6 @@
 """Test (evaluate) a checkpoint (same flags as mmseg's tools/test.py).
 
-    python tools/test.py CONFIG CHECKPOINT [--tta] [--out DIR] [--show-dir DIR] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--out DIR] [--show-dir DIR] [--cfg-options k=v ...]
 """
 import argparse
 from mmengine.config import Config
@@ -20,6 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='directory to save painted images (relative to the work dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_pipeline)')
+    parser.add_argument('--crf', action='store_true',
+                        help='dense CRF on the (merged) class probabilities, with or without --tta')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -44,9 +46,16 @@ def build_cfg(args) -> Config:
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    if args.tta or args.crf:
+        if args.tta:
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        else:  # one view: the test pipeline as a one-branch TestTimeAug, so the CRF runs in the TTA model
+            steps = cfg.test_dataloader.dataset.get('pipeline', cfg.get('test_pipeline'))
+            cfg.test_dataloader.dataset.pipeline = [steps[0], dict(type='TestTimeAug',
+                                                                   transforms=[[t] for t in steps[1:]])]
         cfg.tta_model.module = cfg.model
+        if args.crf:
+            cfg.tta_model.crf = {}
         cfg.model = cfg.tta_model
     if args.out is not None:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

@@ -18,6 +18,21 @@ def max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
     return cams / (peak + eps)
 
 
+def minmax_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
+    """ReLU then per-image, per-class min-max normalisation to [0, 1] (AFA / ECA training-time CAMs)."""
+    cams = F.relu(cams)
+    low = cams.flatten(-2).min(dim=-1)[0][..., None, None]
+    cams = cams - low
+    return cams / (cams.flatten(-2).max(dim=-1)[0][..., None, None] + eps)
+
+
+def normalize_cams(cams: Tensor, norm: str = 'max') -> Tensor:
+    """``norm``: 'max' (:func:`max_normalize`) or 'minmax' (:func:`minmax_normalize`)."""
+    if norm not in ('max', 'minmax'):
+        raise ValueError(f"norm must be 'max' or 'minmax', got {norm!r}")
+    return max_normalize(cams) if norm == 'max' else minmax_normalize(cams)
+
+
 def mask_absent(cams: Tensor, img_labels: Optional[Tensor]) -> Tensor:
     """Zero the maps of classes not in the image-level labels (no-op when labels are None)."""
     if img_labels is None:
@@ -80,23 +95,30 @@ def restore_labels_to_image(labels: Tensor, meta: dict) -> Tensor:
 
 
 def multi_scale_flip_cams(cam_fn, inputs: Tensor, scales: Sequence[float] = (1.0, ), flip: bool = False,
-                          align_corners: bool = False) -> Tensor:
-    """Sum of raw (ReLU) CAMs over scales and horizontal flips, at the input's size (IRNet's inference).
+                          align_corners: bool = False, flip_merge: str = 'sum') -> Tensor:
+    """Sum over scales of raw (ReLU) CAMs, at the input's size (IRNet's inference). With ``flip`` each scale
+    also sees the mirrored image, merged with the direct view by ``flip_merge``: 'sum' (IRNet) or 'max' (AFA's
+    training-time CAMs).
 
     ``cam_fn`` maps images (B, 3, h, w) to raw CAMs (B, K, h', w').
     """
+    if flip_merge not in ('sum', 'max'):
+        raise ValueError(f"flip_merge must be 'sum' or 'max', got {flip_merge!r}")
     H, W = inputs.shape[-2:]
     total = None
     for s in scales:
         x = inputs if s == 1.0 else F.interpolate(
             inputs, scale_factor=s, mode='bilinear', align_corners=align_corners)
         views = [x, x.flip(-1)] if flip else [x]
+        per_scale = None
         for v, view in enumerate(views):
             cam = F.relu(cam_fn(view))
             cam = F.interpolate(cam, size=(H, W), mode='bilinear', align_corners=align_corners)
             if v == 1:
                 cam = cam.flip(-1)
-            total = cam if total is None else total + cam
+            per_scale = cam if per_scale is None else (
+                per_scale + cam if flip_merge == 'sum' else torch.maximum(per_scale, cam))
+        total = per_scale if total is None else total + per_scale
     return total
 
 

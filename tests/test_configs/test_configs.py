@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from mmengine.logging import MessageHub
 from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
@@ -27,6 +28,8 @@ def _without_downloads(cfg):
     if isinstance(cfg, dict):
         if str(cfg.get('type', '')).startswith('OpenCLIP'):
             cfg['pretrained'] = None
+        if cfg.get('type') == 'DINOViTEncoder':
+            cfg['checkpoint'] = None
         for v in cfg.values():
             _without_downloads(v)
     elif isinstance(cfg, list):
@@ -48,6 +51,20 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     name = osp.basename(path)
     if not name.startswith('deeplab'):
         assert cfg.model.type == 'WSSSSegmentor'
+    if name.startswith(('afa', 'eca')):
+        assert cfg.model.backbone.type == 'MixVisionTransformerWithAttn' and cfg.model.cam_head.pool == 'max'
+        assert cfg.model.decode_head.type == 'SegformerHead'
+        if '/toy/' not in path:
+            assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    if name.startswith('eca'):
+        carm, losses = cfg.model.pseudo_labels.carm, cfg.model.losses
+        assert carm.gamma == 0.15 and carm.scales == (1.0, 0.5)
+        assert carm.top_k == (0.15 if 'coco' in name else 0.3)
+        assert (losses.seg_cam.weight, losses.corr.weight, losses.aff.weight) == \
+            ((0.1, 0.05, 0.1) if 'coco' in name else (0.1, 0.1, 0.1))
+        if name.startswith('eca_'):  # the paper's defaults
+            assert carm.get('seed_bg', 'paper') == 'paper' and losses.corr.form == 'js'
+            assert losses.aff.labels == 'carm' and cfg.model.pseudo_labels.cam.affinity_term is None
     if name.startswith('clims'):
         assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.losses.clims.type == 'CLIMSLoss'
         assert set(cfg.model.encoders) == {'clip_image', 'clip_text'}
@@ -95,7 +112,16 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         if 'gt_sem_seg' in s:
             s.gt_sem_seg = PixelData(data=s.gt_sem_seg.data[:, :64, :64])
     model.train()
-    losses = model.loss(data['inputs'], data['data_samples'])
+    # toy configs: at the iteration where every loss term is on (the real ones stay at 0: cheap)
+    starts = [t.get('start_iter', 0) for t in (cfg.model.get('losses') or {}).values()]
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', max(starts, default=0) if '/toy/' in path else 0)
+    try:
+        losses = model.loss(data['inputs'], data['data_samples'])
+    finally:
+        hub.update_info('iter', 0)
+    if '/toy/' in path:
+        assert all(any(k.startswith(f'{name}.') for k in losses) for name in cfg.model.get('losses') or {})
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()

@@ -15,9 +15,12 @@ dict(name=..., init=...)``. For each seed:
    CAMMetric); at that threshold, without CRF, the fraction of co-occurring context pixels (water / rails / grass
    not under an object) called foreground and the fraction of object pixels labelled with their own class; and
    the mIoU of its dense-CRF pseudo labels (tools/make_pseudo_labels.py --crf, 255 counted as background);
-5. unless --no-retrain, a DeepLabV3+ is retrained on each row's pseudo labels (the toy retraining config) and
-   tested on val (no toy method config has its own decoder yet; ECA's and WeakCLIP's will add that column);
-6. the all-background rows (train and val) are always present.
+5. rows whose model has a decoder (single-stage methods: AFA, ECA) are tested on val through it (decoder mIoU);
+   their online pseudo labels' quality at the end of training (the PseudoLabelQualityHook's last
+   ``pseudo_label/<source>/mIoU`` on 64 train images, for the sources 'cam' and 'carm') is read from the log;
+6. unless --no-retrain, a DeepLabV3+ is retrained on the CRF pseudo labels of each row without a decoder (the
+   toy retraining config) and tested on val;
+7. the all-background rows (train and val) are always present.
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
 when there are several) and OUT/results.png (bar chart). The README's results table is this script's output.
@@ -48,7 +51,11 @@ COLUMNS = [  # (key, header, on the chart)
     ('object_recall', 'object recall', False),
     ('pseudo_miou', 'CRF pseudo-label mIoU (train)', True),
     ('retrain_miou', 'retrained mIoU (val)', True),
+    ('decoder_miou', 'decoder mIoU (val)', True),
+    ('online_cam_label_miou', 'online CAM label mIoU', False),
+    ('online_carm_label_miou', 'online CARM label mIoU', False),
 ]
+ONLINE_SOURCES = dict(cam='online_cam_label_miou', carm='online_carm_label_miou')
 
 
 def run(*cmd, capture: bool = False, log=None) -> str:
@@ -64,7 +71,7 @@ def method_configs() -> list:
     from mmengine.config import Config
     found = []
     for path in sorted(glob.glob(osp.join(ROOT, 'configs', 'toy', '*.py'))):
-        if 'toy_compare' in Config.fromfile(path):
+        if Config.fromfile(path).get('toy_compare'):
             found.append(osp.relpath(path, ROOT))
     return found
 
@@ -131,9 +138,33 @@ def pseudo_miou(cfg: str, data: str, *args: str) -> float:
     return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
 
 
+def has_decoder(cfg: str) -> bool:
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, cfg)).model.get('decode_head') is not None
+
+
+def online_label_quality(work: str) -> dict:
+    """The last logged ``pseudo_label/<source>/mIoU`` of a training run (PseudoLabelQualityHook)."""
+    found = {}
+    for path in sorted(glob.glob(osp.join(ROOT, work, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                for src, key in ONLINE_SOURCES.items():
+                    if f'pseudo_label/{src}/mIoU' in rec:
+                        found[key] = round(float(rec[f'pseudo_label/{src}/mIoU']), 2)
+    return found
+
+
 def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool = True) -> dict:
     """Every column for one trained row."""
     res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log)
+    decoder = has_decoder(cfg)
+    if decoder:
+        run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
+            'test_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt', log=log)
+        res['decoder_miou'] = round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2)
+        res.update(online_label_quality(work))
     thr = f'model.test_cfg.bg_thr={res["bg_thr"]}'
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', f'{work}/cam_labels', '--source', 'cam',
         '--cfg-options', f'data_root={data}', thr, log=log)
@@ -144,7 +175,7 @@ def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool =
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'cam', '--crf',
         '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
     res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
-    if args.retrain:
+    if args.retrain and not decoder:
         seg = f'{work}/retrain'
         seg_ckpt = train(SEG_CFG, seg, args.retrain_iters, data, log,
                          f'train_dataloader.dataset.pseudo_label_dir={labels}')

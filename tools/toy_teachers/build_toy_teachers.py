@@ -1,14 +1,18 @@
-"""Build the toy teachers (`make toy-teachers`): toy-clip and toy-dino, trained here on the toy corpus.
+"""Build the toy teachers (`make toy-teachers`): toy-clip, toy-dino and toy-mit, trained here on toy data.
 
-    python tools/toy_teachers/build_toy_teachers.py [--out data/toy_teachers] [--only toy_clip|toy_dino] [--force]
+    python tools/toy_teachers/build_toy_teachers.py [--out data/toy_teachers] [--only toy_clip|toy_dino|toy_mit]
+        [--force]
 
 * OUT/toy_clip.pt: an open_clip state dict of the registered 'toy-clip' architecture, trained contrastively on
   captioned toy scenes (with context-only and grey-masked scenes). Configs load it with `model_name='toy-clip',
   pretrained='data/toy_teachers/toy_clip.pt'`, the same path as real CLIP weights.
-* OUT/toy_dino.pth: a timm VisionTransformer state dict (DINO_ARCHS['toy-dino']) trained by DINO
-  self-distillation on unlabelled toy scenes (tools/toy_teachers/toy_dino.py); `DINOViTEncoder(arch='toy-dino',
-  checkpoint=...)` loads it through the loader of dino_deitsmall8_pretrain.pth.
-* OUT/toy_clip_report.json, OUT/toy_dino_report.json: what each teacher knows, measured on held-out scenes.
+* OUT/toy_dino.pth: a timm VisionTransformer state dict (DINO_ARCHS['toy-dino']) trained by a dense
+  contrastive loss on the last block's keys of unlabelled toy scenes (tools/toy_teachers/toy_dino.py);
+  `DINOViTEncoder(arch='toy-dino', checkpoint=...)` loads it through the loader of dino_deitsmall8_pretrain.pth.
+* OUT/toy_mit.pth: the toy MiT backbone of the AFA / ECA toy twins after plain CAM training on a toy set of its
+  own seed (configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py), the toy stand-in for ImageNet-pretrained MiT-B1;
+  loaded through the backbone's `init_cfg=dict(type='Pretrained', ...)`.
+* OUT/<teacher>_report.json: what each teacher knows, measured on held-out data.
 * OUT/stamp.json: one stamp per teacher (its arguments and the code it depends on); a rerun rebuilds only a
   teacher whose stamp changed.
 """
@@ -153,11 +157,15 @@ def masked_probes(model, images, meta, single, cls_text, whole_emb) -> dict:
 
 CLIP_ARGS = ('corpus_size', 'num_classes', 'masked', 'steps', 'batch', 'lr', 'seed')
 DINO_ARGS = ('dino_corpus_size', 'num_classes', 'dino_steps', 'dino_batch', 'seed')
+MIT_ARGS = ('mit_images', 'mit_iters', 'mit_seed')
+MIT_CFG = 'configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py'
 STAMPED = dict(  # what each teacher's stamp hashes, besides its arguments
     toy_clip=('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'),
     toy_dino=('toy_dino.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
-              '../../mmseg_wsss/models/dino/vit.py'))
+              '../../mmseg_wsss/models/dino/vit.py'),
+    toy_mit=('../dataset_converters/make_toy_voc.py', '../../configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py',
+             '../../configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'))
 
 
 def stamp_of(teacher: str, args: dict) -> str:
@@ -205,10 +213,37 @@ def build_toy_dino(args, out: str) -> dict:
     return report
 
 
+def build_toy_mit(args, out: str) -> dict:
+    """toy-mit: the toy MiT's backbone after plain CAM training (average pooling) on a toy set of its own seed,
+    the toy stand-in for ImageNet-pretrained MiT-B1 (the AFA / ECA toy twins load it through ``init_cfg``)."""
+    import subprocess
+    import tempfile
+    from mmseg_wsss.apis.cli import read_logged_metrics
+    root = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        data, work = osp.join(tmp, 'toy_voc'), osp.join(tmp, 'work')
+        subprocess.run([sys.executable, 'tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed',
+                        str(args.mit_seed), '--num-train', str(args.mit_images), '--num-val', '100'], cwd=root,
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, 'tools/train.py', MIT_CFG, '--work-dir', work, '--cfg-options',
+                        f'data_root={data}', f'train_cfg.max_iters={args.mit_iters}',
+                        f'train_cfg.val_interval={args.mit_iters}', f'default_hooks.checkpoint.interval={args.mit_iters}',
+                        f'param_scheduler.1.end={args.mit_iters}'], cwd=root, check=True,
+                       stdout=subprocess.DEVNULL)
+        state = torch.load(osp.join(work, f'iter_{args.mit_iters}.pth'), map_location='cpu',
+                           weights_only=False)['state_dict']
+        val = read_logged_metrics(work)
+    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    save(backbone, osp.join(out, 'toy_mit.pth'))
+    return dict(seconds=round(time.time() - t0), images=args.mit_images, iters=args.mit_iters, seed=args.mit_seed,
+                val_cam_miou=val.get('cam/mIoU'), val_mIoU=val.get('mIoU'))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='data/toy_teachers')
-    p.add_argument('--only', choices=['toy_clip', 'toy_dino'], default=None, help='build one teacher')
+    p.add_argument('--only', choices=['toy_clip', 'toy_dino', 'toy_mit'], default=None, help='build one teacher')
     p.add_argument('--corpus-size', type=int, default=6000)
     p.add_argument('--num-classes', type=int, default=5)
     p.add_argument('--masked', type=float, default=0.35,
@@ -219,6 +254,9 @@ def main(argv=None):
     p.add_argument('--dino-corpus-size', type=int, default=3000)
     p.add_argument('--dino-steps', type=int, default=600)
     p.add_argument('--dino-batch', type=int, default=32)
+    p.add_argument('--mit-images', type=int, default=2000, help='toy-mit: size of its own toy set')
+    p.add_argument('--mit-iters', type=int, default=3000)
+    p.add_argument('--mit-seed', type=int, default=1000, help='toy-mit: its toy set seed (no comparison uses it)')
     p.add_argument('--seed', type=int, default=0, help='corpus and training seed (the corpus stream is salted)')
     p.add_argument('--force', action='store_true', help='rebuild even if the stamp matches')
     args = p.parse_args(argv)
@@ -226,7 +264,8 @@ def main(argv=None):
     stamp_path = osp.join(args.out, 'stamp.json')
     stamps = json.load(open(stamp_path)) if osp.isfile(stamp_path) else {}
     stamps = {k: v for k, v in stamps.items() if k in STAMPED}  # drops the single-teacher stamp of older builds
-    for teacher, keys, build in (('toy_clip', CLIP_ARGS, build_toy_clip), ('toy_dino', DINO_ARGS, build_toy_dino)):
+    for teacher, keys, build in (('toy_clip', CLIP_ARGS, build_toy_clip), ('toy_dino', DINO_ARGS, build_toy_dino),
+                                 ('toy_mit', MIT_ARGS, build_toy_mit)):
         if args.only and teacher != args.only:
             continue
         targs = {k: getattr(args, k) for k in keys}

@@ -85,10 +85,12 @@ class DINOViTEncoder(BaseModule):
     Args:
         arch: a key of ``DINO_ARCHS`` ('vit-s8' for ECA, 'toy-dino' for the toy set).
         checkpoint: local weights (``dino_deitsmall8_pretrain.pth`` or data/toy_teachers/toy_dino.pth).
+        fp16: run under CUDA autocast in fp16 (ECA's code runs DINO in half precision); no effect on CPU.
     """
 
-    def __init__(self, arch: str = 'vit-s8', checkpoint: Optional[str] = None, init_cfg=None):
+    def __init__(self, arch: str = 'vit-s8', checkpoint: Optional[str] = None, fp16: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.fp16 = fp16
         self.vit = build_dino_vit(arch, checkpoint)
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -97,6 +99,10 @@ class DINOViTEncoder(BaseModule):
         pass  # the weights come from the checkpoint (or stay random for mechanics tests), never re-initialised
 
     def encode_batch(self, images: Tensor) -> Dict[str, Tensor]:
-        out = last_block_qkv(self.vit, (images - self.mean) / self.std)
-        return dict(keys=F.normalize(out['k'][:, 1:], dim=-1), cls_query=F.normalize(out['q'][:, 0], dim=-1),
-                    grid=out['grid'])
+        """Keys and class-token query of RGB images in [0, 1]; in fp16 on CUDA (``fp16``, as ECA's code), fp32
+        on CPU (returned as fp32 either way)."""
+        x = (images - self.mean) / self.std
+        with torch.autocast('cuda', dtype=torch.float16, enabled=self.fp16 and x.is_cuda):
+            out = last_block_qkv(self.vit, x)
+        return dict(keys=F.normalize(out['k'][:, 1:].float(), dim=-1),
+                    cls_query=F.normalize(out['q'][:, 0].float(), dim=-1), grid=out['grid'])

@@ -1,5 +1,7 @@
+from .affinity import AffinityFromAttentionLoss
 from .classification import CAMClassificationLoss
 from .clims import CLIMSLoss
+from .correspondence import CAMCorrespondenceLoss
 from .decode import DecodeLoss
 
-__all__ = ['CAMClassificationLoss', 'DecodeLoss', 'CLIMSLoss']
+__all__ = ['CAMCorrespondenceLoss', 'AffinityFromAttentionLoss', 'CAMClassificationLoss', 'DecodeLoss', 'CLIMSLoss']

@@ -53,10 +53,18 @@ class WSSSContext:
         self._images: Optional[Tensor] = None
         self._encoded: Dict[str, Any] = {}
         self._pseudo_labels: Dict[str, Tensor] = {}
+        # intermediate results that several sources / terms share within the batch (e.g. normalised multi-scale
+        # CAMs, a predicted affinity), keyed by their producer
+        self.cache: Dict[str, Any] = {}
 
     def cam_fn(self, images: Tensor) -> Tensor:
         """Images -> CAMs of the same kind as :attr:`cams`, for extra scales or views (a new forward)."""
         return self.segmentor.raw_cams(images, self.text)
+
+    def cam_logits_fn(self, images: Tensor) -> Tensor:
+        """Images (RGB in [0, 1]) -> the CAM head's raw ``cam_logits`` (B, K, h, w), with gradient (local views)."""
+        feats, _ = self.segmentor._features(self.segmentor.normalize(images), self.text)
+        return self.segmentor._run_part(self.segmentor.cam_head, feats, self.text)['cam_logits']
 
     # ---------------------------------------------------------------- lazily computed, once per batch
     @property

@@ -262,6 +262,16 @@ class WSSSSegmentor(BaseSegmentor):
             x = x.flip(1)
         return (x / 255.0).clamp(0, 1)
 
+    def normalize(self, images: Tensor) -> Tensor:
+        """The inverse of :meth:`denormalize`: RGB images in [0, 1] -> network inputs (new views of a batch)."""
+        pre = self.data_preprocessor
+        x = images * 255.0
+        if not getattr(pre, 'channel_conversion', False):
+            x = x.flip(1)
+        if getattr(pre, '_enable_normalize', False):
+            x = (x - pre.mean) / pre.std
+        return x
+
     # ------------------------------------------------------------------ features and heads
     @staticmethod
     def _head_inputs(module, feats, text):

@@ -1,0 +1,3 @@
+from .mit_with_attn import MixVisionTransformerWithAttn
+
+__all__ = ['MixVisionTransformerWithAttn']

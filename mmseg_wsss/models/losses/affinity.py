@@ -1,0 +1,45 @@
+"""Affinity from attention (Ru et al., "Learning Affinity from Attention", CVPR 2022, Sec. 3.2, Eqs. 2-4, 8)."""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def radius_mask(h: int, w: int, radius: int, device=None) -> Tensor:
+    """(N, N) bool, N = h w: True where two grid positions are within ``radius`` in both directions (AFA's
+    local window; Chebyshev distance <= radius)."""
+    yy, xx = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing='ij')
+    yy, xx = yy.flatten(), xx.flatten()
+    return ((yy[:, None] - yy[None]).abs() <= radius) & ((xx[:, None] - xx[None]).abs() <= radius)
+
+
+def affinity_labels(labels: Tensor, size: Tuple[int, int], radius: int, ignore_index: int = 255) -> Tensor:
+    """Pairwise affinity labels from pseudo labels (Eq. 2): labels (B, H, W) nearest-downsampled to ``size``;
+    1 where two positions share a label (background pairs too), 0 where they differ, ``ignore_index`` where
+    either is ignored or the pair is beyond ``radius``. Returns (B, N, N) long."""
+    small = F.interpolate(labels[:, None].float(), size=size, mode='nearest')[:, 0].long().flatten(1)  # B, N
+    same = (small[:, :, None] == small[:, None, :]).long()
+    ignored = (small == ignore_index)
+    same[ignored[:, :, None] | ignored[:, None, :]] = ignore_index
+    same[:, ~radius_mask(*size, radius, labels.device)] = ignore_index
+    return same
+
+
+def affinity_loss(pred: Tensor, target: Tensor, ignore_index: int = 255) -> Tensor:
+    """The balanced affinity loss (AFA Eq. 3 / 4, the official code's form): with p the predicted affinity in
+    (0, 1), ``0.5 sum_pos (1 - p) / (n_pos + 1) + 0.5 sum_neg p / (n_neg + 1)`` over every valid pair of the
+    batch (positives: target 1, negatives: target 0)."""
+    pos, neg = (target == 1).to(pred.dtype), (target == 0).to(pred.dtype)
+    return 0.5 * ((1 - pred) * pos).sum() / (pos.sum() + 1) + 0.5 * (pred * neg).sum() / (neg.sum() + 1)
+
+
+def propagate_with_affinity(probs: Tensor, affinity: Tensor, radius_mask_: Tensor, power: int = 2,
+                            eps: float = 0.1) -> Tensor:
+    """Random-walk propagation of per-position scores along a predicted affinity (AFA Eq. 8, code form):
+    affinity (B, N, N) masked to the radius, raised to ``power`` element-wise, each column divided by its sum
+    + ``eps``; probs (B, C, h, w) -> probs @ affinity (each position takes the affinity-weighted mean)."""
+    B, C, h, w = probs.shape
+    a = (affinity * radius_mask_.to(affinity.dtype)) ** power
+    a = a / (a.sum(dim=1, keepdim=True) + eps)
+    return torch.bmm(probs.flatten(2), a).view(B, C, h, w)

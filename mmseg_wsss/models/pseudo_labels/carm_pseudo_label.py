@@ -1,0 +1,159 @@
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..losses.eca import (calibrate, class_aware_maps, foreground_cue, key_affinity, minmax, prototype_similarity,
+                          prototype_sums, select_seeds)
+from .cam_pseudo_label import refine_and_argmax
+
+
+@MODELS.register_module()
+class CARMPseudoLabel(nn.Module):
+    """ECA's class-aware affinity region map (CARM) pseudo labels (Wu et al., ACM MM 2024, Sec. 3.2).
+
+    For each DINO scale (``scales``, the official code's [1.0, 0.5]): the CAM source's normalised CAMs at the
+    DINO grid give seeds (Eqs. 2-3, top ``top_k``), the frozen DINO encoder's last-block keys the affinity graph
+    (Eq. 4) and its class-token query the foreground cue (Eq. 5); seeds propagate with threshold ``gamma``
+    (Eqs. 6-7); each map is min-max normalised and resized to the first scale's grid (H/8), the scales are summed
+    and min-max normalised again. The momentum prototypes (Eq. 8, a :class:`ClassMemory` of the backbone's
+    features at the seeds, all-reduced across ranks, saved in checkpoints) calibrate the foreground maps
+    (Eqs. 9-10). The label is the argmax of [background, labelled classes] after PAR (``refine``) at
+    ``refine_scale`` of the crop, without an ignore band (as the official code).
+
+    Every difference between the paper and the official code is an option; the defaults are the paper's:
+        seed_bg: 'paper' (Eq. 2, 1 - max CAM) or a constant (code: 0.45).
+        seed_count: 'paper' (round(k n), at least 1) or 'code' (round(k n) + 1).
+        classes: 'labels' (paper: the image labels) or 'cam_label' (code: classes present in the CAM label).
+        fg_mode: 'continuous' (Eq. 7 times I_fg) or 'binary' (code: times (I_fg > fg_gate_thr)).
+        calib_power / calib_renorm / calib_min_classes: paper 2 / True / 1; code 1.5 / False / 2 (the code
+            also min-max normalises S before the product: ``calib_norm_similarity=True``).
+        proto_update: 'seeds' (paper Eq. 8: mean feature at the seeds, before calibration) or 'top' (code: mean
+            at the ``proto_top`` = 8 highest calibrated positions, after calibration).
+        bg_clip: None (paper) or (0.1, 0.6) (code: the background map clipped before the argmax).
+
+    Args:
+        encoder: name of the DINO encoder (``DINOViTEncoder``) among the model's encoders.
+        cam_source: name of the ``CAMPseudoLabel`` source whose normalised CAMs seed the CARM.
+        memory: ``ClassMemory`` config (num_classes = K, dim = the backbone feature's channels), None: no
+            calibration.
+        feature_index: which of ``ctx.feats`` the prototypes are made of (MiT stage 4).
+    """
+
+    def __init__(self,
+                 encoder: str = 'dino',
+                 cam_source: str = 'cam',
+                 scales: Sequence[float] = (1.0, 0.5),
+                 top_k: float = 0.3,
+                 gamma: float = 0.15,
+                 seed_bg: Union[str, float] = 'paper',
+                 seed_count: str = 'paper',
+                 classes: str = 'labels',
+                 fg_mode: str = 'continuous',
+                 fg_gate_thr: float = -0.5,
+                 memory: Optional[dict] = None,
+                 feature_index: int = -1,
+                 calib_power: float = 2.0,
+                 calib_renorm: bool = True,
+                 calib_min_classes: int = 1,
+                 calib_norm_similarity: bool = False,
+                 proto_update: str = 'seeds',
+                 proto_top: int = 8,
+                 bg_clip: Optional[Sequence[float]] = None,
+                 refine: Optional[dict] = dict(type='PAR'),
+                 refine_scale: float = 0.5,
+                 ignore_index: int = 255):
+        super().__init__()
+        if classes not in ('labels', 'cam_label'):
+            raise ValueError(f"classes must be 'labels' or 'cam_label', got {classes!r}")
+        if proto_update not in ('seeds', 'top'):
+            raise ValueError(f"proto_update must be 'seeds' or 'top', got {proto_update!r}")
+        self.encoder, self.cam_source, self.scales = encoder, cam_source, tuple(scales)
+        self.top_k, self.gamma, self.seed_bg, self.seed_count = top_k, gamma, seed_bg, seed_count
+        self.classes, self.fg_mode, self.fg_gate_thr = classes, fg_mode, fg_gate_thr
+        self.memory = MODELS.build(dict(type='ClassMemory', **memory)) if memory is not None else None
+        self.feature_index = feature_index
+        self.calib_power, self.calib_renorm = calib_power, calib_renorm
+        self.calib_min_classes, self.calib_norm_similarity = calib_min_classes, calib_norm_similarity
+        self.proto_update, self.proto_top = proto_update, proto_top
+        self.bg_clip = tuple(bg_clip) if bg_clip is not None else None
+        self.refine = MODELS.build(refine) if refine is not None else None
+        self.refine_scale = refine_scale
+        self.ignore_index = ignore_index
+
+    def _present(self, ctx) -> Tensor:
+        if self.classes == 'labels':
+            return ctx.img_labels
+        lab = ctx.pseudo_label(self.cam_source)
+        K = ctx.img_labels.shape[1]
+        hot = torch.stack([(lab == k + 1).flatten(1).any(dim=1) for k in range(K)], dim=1)
+        return hot.to(ctx.img_labels.dtype) * ctx.img_labels
+
+    def _encode(self, ctx, scale: float):
+        if scale == 1.0:
+            return ctx.encoded(self.encoder)
+        images = F.interpolate(ctx.images, scale_factor=scale, mode='bilinear', align_corners=False)
+        with torch.no_grad():
+            return ctx.encoder(self.encoder).encode_batch(images)
+
+    @torch.no_grad()
+    def maps(self, ctx, update_memory: Optional[bool] = None) -> Tensor:
+        """(B, 1 + K, h, w) calibrated CARMs at the first scale's DINO grid (background first); absent classes 0.
+        The prototypes are updated when the model is training (or when ``update_memory`` says so)."""
+        if update_memory is None:
+            update_memory = ctx.segmentor.training
+        cams = ctx.segmentor.pseudo_label_sources[self.cam_source].normalized_cams(ctx)
+        present = self._present(ctx)
+        B, K = present.shape
+        total, grid, seeds0 = None, None, None
+        for scale in self.scales:
+            enc = self._encode(ctx, scale)
+            h, w = enc['grid']
+            small = F.interpolate(cams, size=(h, w), mode='bilinear', align_corners=False).flatten(2)
+            seeds = select_seeds(small, present, self.top_k, self.seed_bg, self.seed_count)
+            keys = enc['keys'].float()
+            carm = class_aware_maps(seeds, key_affinity(keys), foreground_cue(enc['cls_query'].float(), keys),
+                                    self.gamma, self.fg_mode, self.fg_gate_thr)
+            carm = minmax(carm).view(B, K + 1, h, w)
+            if grid is None:
+                grid, seeds0 = (h, w), seeds
+            else:
+                carm = F.interpolate(carm, size=grid, mode='bilinear', align_corners=False)
+            total = carm if total is None else total + carm
+        carm = minmax(total.flatten(2))                                                  # B, 1 + K, N
+        if self.memory is not None:
+            feats = ctx.feats[self.feature_index].detach().float()
+            feats = F.interpolate(feats, size=grid, mode='bilinear', align_corners=False).flatten(2)  # B, D, N
+            if update_memory and self.proto_update == 'seeds':
+                self.memory.update(*prototype_sums(feats, seeds0[:, 1:]))
+            sim = prototype_similarity(feats, self.memory.bank)
+            if self.calib_norm_similarity:
+                sim = minmax(sim)
+            calibrated = calibrate(carm[:, 1:], sim, self.calib_power, self.calib_renorm)
+            which = (present.sum(dim=1) >= self.calib_min_classes)[:, None, None]
+            fg = torch.where(which, calibrated, carm[:, 1:])
+            carm = torch.cat([carm[:, :1], fg], dim=1)
+            if update_memory and self.proto_update == 'top':
+                top = fg.topk(min(self.proto_top, fg.shape[-1]), dim=-1).indices
+                picked = torch.zeros_like(fg, dtype=torch.bool).scatter_(-1, top, True)
+                picked &= present.bool()[..., None]
+                self.memory.update(*prototype_sums(feats, picked))
+        carm = carm * torch.cat([present.new_ones(B, 1), present], dim=1)[..., None].to(carm.dtype)
+        return carm.view(B, K + 1, *grid)
+
+    @torch.no_grad()
+    def forward(self, ctx) -> Tensor:
+        carm = self.maps(ctx)
+        present = self._present(ctx)
+        if self.bg_clip is not None:
+            carm = torch.cat([carm[:, :1].clamp(*self.bg_clip), carm[:, 1:]], dim=1)
+        # absent classes below every present score, so the argmax never picks them
+        keep = torch.cat([present.new_ones(present.shape[0], 1), present], dim=1).bool()
+        carm = carm.masked_fill(~keep[..., None, None], -1.0)
+        if self.refine is None:
+            H, W = ctx.inputs.shape[-2:]
+            return F.interpolate(carm, size=(H, W), mode='bilinear', align_corners=False).argmax(dim=1)
+        return refine_and_argmax(self.refine, ctx.images, carm, self.refine_scale)
