@@ -11,7 +11,7 @@ def test_default_rows_are_the_toy_configs_that_declare_toy_compare():
     found = tool.method_configs()
     assert 'configs/toy/clims_r18-tiny-d8_toy-clip_1xb8-1k_toy-112x112.py' in found
     assert RANDOM_CLIMS not in found  # the random-teacher twin is for mechanics, not a method row
-    assert tool.row_spec(found[0])['init'] == 'cam'
+    assert tool.row_spec('configs/toy/clims_r18-tiny-d8_toy-clip_1xb8-1k_toy-112x112.py')['init'] == 'cam'
 
 
 def test_table_reports_mean_and_std_over_seeds():
@@ -41,3 +41,17 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
     assert '| all background |' in md and f'| {stem} (+2 it) |' in md and md in res.stdout
     # the toy set is the seed's own: regenerated under OUT with that seed
     assert json.load(open(out / 'seed3' / 'toy_voc' / 'meta.json'))['seed'] == 3
+
+
+def test_single_stage_rows_schedule_and_decoder_column():
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    afa = 'configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'
+    eca = 'configs/toy/eca_mit-tiny_toy-dino_1xb8-2k_toy-112x112.py'
+    found = tool.method_configs()
+    assert afa in found and eca in found and 'configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py' not in found
+    assert tool.row_spec(eca)['init'] is None  # a MiT: its own start (toy-mit), the same for AFA and ECA
+    assert tool.has_decoder(eca) and not tool.has_decoder(tool.CAM_CFG)
+    # the warm-up scheduler keeps its length; the main one ends with the run
+    opts = tool.schedule(afa, 700, 'DATA')
+    assert 'param_scheduler.1.end=700' in opts and not any(o.startswith('param_scheduler.0') for o in opts)
+    assert 'param_scheduler.0.end=700' in tool.schedule(tool.CAM_CFG, 700, 'DATA')

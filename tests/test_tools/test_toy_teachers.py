@@ -81,7 +81,8 @@ def test_contrastive_loss_treats_repeated_captions_as_positives():
 def test_build_small_and_load_as_pretrained(tmp_path):
     out = tmp_path / 'teachers'
     args = ['tools/toy_teachers/build_toy_teachers.py', '--out', str(out), '--corpus-size', '96', '--steps', '3',
-            '--batch', '16', '--dino-corpus-size', '40', '--dino-steps', '2', '--dino-batch', '8']
+            '--batch', '16', '--dino-corpus-size', '40', '--dino-steps', '2', '--dino-batch', '8',
+            '--mit-images', '8', '--mit-iters', '2']
     res = run_tool(*args)
     report = json.load(open(out / 'toy_clip_report.json'))
     assert 0 <= report['zero_shot_accuracy'] <= 1 and set(report['context_only']) <= {'water', 'rails', 'grass'}
@@ -99,9 +100,20 @@ def test_build_small_and_load_as_pretrained(tmp_path):
     saved = torch.load(out / 'toy_dino.pth', map_location='cpu')
     assert torch.equal(dino.vit.patch_embed.proj.weight, saved['patch_embed.proj.weight'])
     dreport = json.load(open(out / 'toy_dino_report.json'))
-    assert set(dreport['trained']) >= {'affinity_auc', 'foreground_cue_auc'} and 'untrained' in dreport
+    assert set(dreport['trained']) >= {'affinity_auc', 'foreground_cue_auc', 'best_f1_gamma'}
+    assert 'untrained' in dreport
+    # toy-mit: the toy MiT backbone, loaded through the AFA / ECA toy twins' init_cfg
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'))
+    cfg.model.backbone.init_cfg.checkpoint = str(out / 'toy_mit.pth')
+    net = MODELS.build(cfg.model.backbone)
+    net.init_weights()
+    saved = torch.load(out / 'toy_mit.pth', map_location='cpu')
+    assert torch.equal(net.layers[0][0].projection.weight, saved['layers.0.0.projection.weight'])
+    assert 'val_cam_miou' in json.load(open(out / 'toy_mit_report.json'))
     # one teacher's stamp changes without rebuilding the other
-    again = run_tool(*args[:-2], '--dino-batch', '4', '--only', 'toy_dino').stdout
+    again = run_tool(*args[:-6], '--dino-batch', '4', '--mit-images', '8', '--mit-iters', '2', '--only',
+                     'toy_dino').stdout
     assert 'toy-dino step 2/2' in again and 'toy-clip step' not in again
 
 

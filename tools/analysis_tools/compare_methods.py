@@ -85,14 +85,16 @@ def row_spec(cfg: str) -> dict:
 
 
 def schedule(cfg: str, iters: int, data: str) -> list:
-    """--cfg-options that point ``cfg`` at ``data`` and make it train ``iters`` iterations (the first parameter
-    scheduler's ``end`` and ``T_max`` follow when it has them) with one checkpoint at the end."""
+    """--cfg-options that point ``cfg`` at ``data`` and make it train ``iters`` iterations (the last parameter
+    scheduler, the main one after any warm-up, ends there: its ``end`` and ``T_max`` when it has them) with one
+    checkpoint at the end."""
     from mmengine.config import Config
     sched = Config.fromfile(osp.join(ROOT, cfg)).param_scheduler
-    first = sched[0] if isinstance(sched, (list, tuple)) else sched
+    scheds = list(sched) if isinstance(sched, (list, tuple)) else [sched]
+    last = len(scheds) - 1
     return [f'data_root={data}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
             f'default_hooks.checkpoint.interval={iters}'] + [
-                f'param_scheduler.0.{k}={iters}' for k in ('end', 'T_max') if k in first]
+                f'param_scheduler.{last}.{k}={iters}' for k in ('end', 'T_max') if k in scheds[last]]
 
 
 def train(cfg: str, work: str, iters: int, data: str, log, *extra: str) -> str:

@@ -17,6 +17,7 @@
   teacher whose stamp changed.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -218,7 +219,6 @@ def build_toy_mit(args, out: str) -> dict:
     the toy stand-in for ImageNet-pretrained MiT-B1 (the AFA / ECA toy twins load it through ``init_cfg``)."""
     import subprocess
     import tempfile
-    from mmseg_wsss.apis.cli import read_logged_metrics
     root = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,11 +233,16 @@ def build_toy_mit(args, out: str) -> dict:
                        stdout=subprocess.DEVNULL)
         state = torch.load(osp.join(work, f'iter_{args.mit_iters}.pth'), map_location='cpu',
                            weights_only=False)['state_dict']
-        val = read_logged_metrics(work)
+        val = {}
+        for path in glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')):  # the val pass at the end
+            for line in open(path):
+                rec = json.loads(line)
+                if 'mIoU' in rec:
+                    val = rec
     backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
     save(backbone, osp.join(out, 'toy_mit.pth'))
     return dict(seconds=round(time.time() - t0), images=args.mit_images, iters=args.mit_iters, seed=args.mit_seed,
-                val_cam_miou=val.get('cam/mIoU'), val_mIoU=val.get('mIoU'))
+                val_cam_miou=val.get('cam/mIoU'), val_cam_best_bg_thr=val.get('cam/best_bg_thr'))
 
 
 def main(argv=None):
@@ -255,7 +260,7 @@ def main(argv=None):
     p.add_argument('--dino-steps', type=int, default=600)
     p.add_argument('--dino-batch', type=int, default=32)
     p.add_argument('--mit-images', type=int, default=2000, help='toy-mit: size of its own toy set')
-    p.add_argument('--mit-iters', type=int, default=3000)
+    p.add_argument('--mit-iters', type=int, default=8000)
     p.add_argument('--mit-seed', type=int, default=1000, help='toy-mit: its toy set seed (no comparison uses it)')
     p.add_argument('--seed', type=int, default=0, help='corpus and training seed (the corpus stream is salted)')
     p.add_argument('--force', action='store_true', help='rebuild even if the stamp matches')
