@@ -10,7 +10,7 @@
   contrastive loss on the last block's keys of unlabelled toy scenes (tools/toy_teachers/toy_dino.py);
   `DINOViTEncoder(arch='toy-dino', checkpoint=...)` loads it through the loader of dino_deitsmall8_pretrain.pth.
 * OUT/toy_mit.pth: the toy MiT backbone of the AFA / ECA toy twins after plain CAM training on a toy set of its
-  own seed (configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py), the toy stand-in for ImageNet-pretrained MiT-B1;
+  own seed (configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py), the toy stand-in for ImageNet-pretrained MiT-B1;
   loaded through the backbone's `init_cfg=dict(type='Pretrained', ...)`.
 * OUT/<teacher>_report.json: what each teacher knows, measured on held-out data.
 * OUT/stamp.json: one stamp per teacher (its arguments and the code it depends on); a rerun rebuilds only a
@@ -159,13 +159,13 @@ def masked_probes(model, images, meta, single, cls_text, whole_emb) -> dict:
 CLIP_ARGS = ('corpus_size', 'num_classes', 'masked', 'steps', 'batch', 'lr', 'seed')
 DINO_ARGS = ('dino_corpus_size', 'num_classes', 'dino_steps', 'dino_batch', 'seed')
 MIT_ARGS = ('mit_images', 'mit_iters', 'mit_seed')
-MIT_CFG = 'configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py'
+MIT_CFG = 'configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py'
 STAMPED = dict(  # what each teacher's stamp hashes, besides its arguments
     toy_clip=('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'),
     toy_dino=('toy_dino.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/dino/vit.py'),
-    toy_mit=('../dataset_converters/make_toy_voc.py', '../../configs/toy/cam_mit-tiny_1xb8-3k_toy-112x112.py',
+    toy_mit=('../dataset_converters/make_toy_voc.py', '../../configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py',
              '../../configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'))
 
 
