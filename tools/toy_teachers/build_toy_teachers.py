@@ -165,7 +165,8 @@ STAMPED = dict(  # what each teacher's stamp hashes, besides its arguments
               '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'),
     toy_dino=('toy_dino.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/dino/vit.py'),
-    toy_mit=('../dataset_converters/make_toy_voc.py', '../../configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py',
+    toy_mit=('build_toy_teachers.py', '../dataset_converters/make_toy_voc.py',
+             '../../configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py',
              '../../configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'))
 
 
@@ -221,6 +222,7 @@ def build_toy_mit(args, out: str) -> dict:
     import tempfile
     root = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
     t0 = time.time()
+    warm = min(100, args.mit_iters // 2)  # the config's 100 warm-up iterations (fewer only in tiny test builds)
     with tempfile.TemporaryDirectory() as tmp:
         data, work = osp.join(tmp, 'toy_voc'), osp.join(tmp, 'work')
         subprocess.run([sys.executable, 'tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed',
@@ -229,6 +231,7 @@ def build_toy_mit(args, out: str) -> dict:
         subprocess.run([sys.executable, 'tools/train.py', MIT_CFG, '--work-dir', work, '--cfg-options',
                         f'data_root={data}', f'train_cfg.max_iters={args.mit_iters}',
                         f'train_cfg.val_interval={args.mit_iters}', f'default_hooks.checkpoint.interval={args.mit_iters}',
+                        f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}',
                         f'param_scheduler.1.end={args.mit_iters}'], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
         state = torch.load(osp.join(work, f'iter_{args.mit_iters}.pth'), map_location='cpu',
