@@ -41,7 +41,8 @@ def toy_eca(**changes):
     cfg = Config.fromfile(ECA_TOY)
     cfg.merge_from_dict({f'model.{k}': v for k, v in changes.items()})
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.encoders.dino.checkpoint = None  # random toy-dino: mechanics only
+    model_cfg.encoders.dino.checkpoint = None  # random toy-dino and toy MiT: mechanics only (no toy teachers)
+    model_cfg.backbone.init_cfg = None
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
     model = MODELS.build(model_cfg)
