@@ -54,8 +54,10 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     runner.train()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        # an orderly shutdown of the process group: a worker that exits with gloo's threads still alive can
-        # abort at interpreter exit ("terminate called without an active exception", seen once in CI)
+        # an orderly shutdown of the process group: every rank waits for the others (rank 0 may still be
+        # writing its checkpoint), then all destroy it together; a worker that exits with gloo's threads still
+        # talking to a peer can abort at interpreter exit ("terminate called without an active exception")
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
