@@ -294,7 +294,8 @@ def main(argv=None):
         all_results[f'seed {seed}'] = one_seed(seed, rows, args)
         atomic_write_text(f'{args.out}/results.json', json.dumps(all_results, indent=1))
     seeds = ', '.join(str(s) for s in args.seeds)
-    title = (f'toy sets of seed {seeds}: shared start {args.init_iters} it, then {args.iters} it per row' +
+    title = (f'toy sets of seed {seeds}: shared start {args.init_iters} it, then {args.iters} it per row '
+             f'(rows with their own start: {args.init_iters + args.iters} it)' +
              (f'; retrain {args.retrain_iters} it' if args.retrain else ''))
     md = f'{title} ({time.time() - start:.0f} s)\n\n{table(all_results)}\n'
     atomic_write_text(f'{args.out}/results.md', md)
