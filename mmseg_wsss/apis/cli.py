@@ -40,3 +40,15 @@ def read_logged_metrics(work_dir: str) -> dict:
         raise FileNotFoundError(f'no metrics json log in {work_dir}')
     with open(logs[-1]) as f:
         return json.loads(f.read().strip().splitlines()[-1])
+
+
+def schedule_options(cfg_path: str, iters: int, data_root: str) -> list:
+    """--cfg-options that point the config at ``cfg_path`` at ``data_root`` and make it train ``iters`` iterations
+    with one validation and one checkpoint at the end; the last parameter scheduler (the main one after any
+    warm-up) ends there: its ``end`` and ``T_max`` when it has them."""
+    sched = Config.fromfile(cfg_path).param_scheduler
+    scheds = list(sched) if isinstance(sched, (list, tuple)) else [sched]
+    last = len(scheds) - 1
+    return [f'data_root={data_root}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}'] + [
+                f'param_scheduler.{last}.{k}={iters}' for k in ('end', 'T_max') if k in scheds[last]]

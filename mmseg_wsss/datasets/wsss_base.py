@@ -50,7 +50,8 @@ class WSSSDataset(BaseSegDataset):
         label_file (str): the JSON label file (relative to ``data_root``); see :func:`read_label_file`.
         pseudo_label_dir (str, optional): read masks from this folder instead of ``data_prefix.seg_map_path``
             (absolute, or relative to the working directory, not to ``data_root``): the output of
-            ``tools/make_pseudo_labels.py``, for retraining.
+            ``tools/make_pseudo_labels.py``, for retraining, or seeds for a refiner (WeakCLIP). Every image must
+            have its PNG there; the first missing one is named.
         All other arguments are those of :class:`mmseg.datasets.BaseSegDataset`.
     """
 
@@ -80,6 +81,10 @@ class WSSSDataset(BaseSegDataset):
         if img_dir and not osp.isdir(img_dir):
             raise WSSSDatasetError(f'Image folder not found: {img_dir}')
         seg_dir = self.data_prefix.get('seg_map_path')
+        if self.pseudo_label_dir and not osp.isdir(seg_dir):
+            raise WSSSDatasetError(
+                f'pseudo_label_dir not found: {seg_dir}. Write it with tools/make_pseudo_labels.py (seeds or '
+                f'pseudo masks of a trained model) or set `pseudo_label_dir` in the config.')
         if self._needs_masks() and (not seg_dir or not osp.isdir(seg_dir)):
             raise WSSSDatasetError(
                 f'This pipeline loads pixel masks (evaluation), but the mask folder is missing: {seg_dir}')
@@ -110,6 +115,13 @@ class WSSSDataset(BaseSegDataset):
         if missing:
             raise WSSSDatasetError(
                 f'{len(missing)} images have no entry in {self.label_file} (first: {missing[:3]})')
+        if self.pseudo_label_dir:
+            absent = [info['seg_map_path'] for info in data_list if not osp.isfile(info.get('seg_map_path', ''))]
+            if absent:
+                raise WSSSDatasetError(
+                    f'pseudo_label_dir {self.pseudo_label_dir} is incomplete: {len(absent)} of {len(data_list)} '
+                    f'images have no PNG (first missing: {absent[0]}); (re)run tools/make_pseudo_labels.py for '
+                    f'this split')
         if not data_list:
             raise WSSSDatasetError(f'No images found for {self.ann_file or img_dir}')
         return data_list

@@ -66,6 +66,18 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         if name.startswith('eca_'):  # the paper's defaults
             assert carm.get('seed_bg', 'paper') == 'paper' and losses.corr.form == 'js'
             assert losses.aff.labels == 'carm' and cfg.model.pseudo_labels.cam.affinity_term is None
+    if name.startswith('weakclip'):
+        m = cfg.model
+        assert m.backbone.type == 'OpenCLIPImageEncoder' and m.neck.type == 'TextGuidedNeck'
+        assert m.decode_head.type == 'FPNHead' and m.encoders.text.n_ctx == 8 and not m.encoders.text.frozen
+        assert m.neck.matcher.scale_init == 0.1 and m.neck.matcher.chained  # the paper's defaults
+        assert m.losses.boundary.ratio_clip is None and m.losses.seed.get('bg_log', True)
+        assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.weight_decay == 3e-5
+        assert cfg.train_dataloader.dataset.get('pseudo_label_dir')
+        if '/toy/' not in path:
+            assert m.backbone.out_indices == (2, 5, 8, 11) and m.losses.seed.size == (64, 64)
+            assert cfg.optim_wrapper.optimizer.lr == 1e-4 and m.test_cfg.mode == 'slide'
+            assert m.encoders.text.class_names == ('coco14_bg' if 'coco' in name else 'voc12_bg')
     if name.startswith('clims'):
         assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.losses.clims.type == 'CLIMSLoss'
         assert set(cfg.model.encoders) == {'clip_image', 'clip_text'}
@@ -135,8 +147,17 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     assert all(grads[n] is not None for n, p in model.named_parameters() if p.requires_grad)
     head = 'cam_head.classifier.weight' if cfg.model.get('cam_head') else 'decode_head.conv_seg.weight'
     assert grads[head].abs().sum() > 0
-    assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith('backbone.'))
-    if cfg.model.get('encoders'):
+    if name.startswith('weakclip'):  # CLIP frozen (paper); the adapter, co-attention and prompts learn
+        assert all(n in frozen for n in grads if n.startswith('backbone.'))
+        for part in ('neck.adapter.', 'neck.matcher.', 'neck.fpn.'):
+            assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(part))
+        assert grads['encoders.text.ctx'].abs().sum() > 0
+        assert [n for n in grads if n.startswith('encoders.') and n not in frozen] == ['encoders.text.ctx']
+        saved = [k for k in model.state_dict() if k.startswith('encoders.')]
+        assert saved == ['encoders.text.ctx']  # the frozen towers are left out of checkpoints
+    else:
+        assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith('backbone.'))
+    if cfg.model.get('encoders') and not name.startswith('weakclip'):
         assert all(n in frozen for n in grads if n.startswith('encoders.'))
         saved = {k.split('.')[1] for k in model.state_dict() if k.startswith('encoders.')}
         assert saved == model.encoders_in_checkpoint  # frozen teachers are left out of checkpoints by default

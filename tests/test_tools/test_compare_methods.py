@@ -48,7 +48,7 @@ def test_single_stage_rows_schedule_and_decoder_column():
     afa = 'configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'
     eca = 'configs/toy/eca_mit-tiny_toy-dino_1xb8-2k_toy-112x112.py'
     found = tool.method_configs()
-    assert afa in found and eca in found and 'configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py' not in found
+    assert afa in found and eca in found and 'configs/toy/cam_mit-tiny_1xb32-2k_toy-112x112.py' not in found
     assert tool.row_spec(eca)['init'] is None  # a MiT: its own start (toy-mit), the same for AFA and ECA
     assert tool.has_decoder(eca) and not tool.has_decoder(tool.CAM_CFG)
     # the warm-up scheduler keeps its length; the main one ends with the run

@@ -39,7 +39,7 @@ import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from mmseg_wsss.apis.cli import read_logged_metrics  # noqa: E402
+from mmseg_wsss.apis.cli import read_logged_metrics, schedule_options  # noqa: E402
 from mmseg_wsss.utils.io import atomic_write_text, read_label_png  # noqa: E402
 
 CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py'
@@ -85,16 +85,8 @@ def row_spec(cfg: str) -> dict:
 
 
 def schedule(cfg: str, iters: int, data: str) -> list:
-    """--cfg-options that point ``cfg`` at ``data`` and make it train ``iters`` iterations (the last parameter
-    scheduler, the main one after any warm-up, ends there: its ``end`` and ``T_max`` when it has them) with one
-    checkpoint at the end."""
-    from mmengine.config import Config
-    sched = Config.fromfile(osp.join(ROOT, cfg)).param_scheduler
-    scheds = list(sched) if isinstance(sched, (list, tuple)) else [sched]
-    last = len(scheds) - 1
-    return [f'data_root={data}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'default_hooks.checkpoint.interval={iters}'] + [
-                f'param_scheduler.{last}.{k}={iters}' for k in ('end', 'T_max') if k in scheds[last]]
+    """--cfg-options that make ``cfg`` (relative to the repository) train ``iters`` iterations on ``data``."""
+    return schedule_options(osp.join(ROOT, cfg), iters, data)
 
 
 def train(cfg: str, work: str, iters: int, data: str, log, *extra: str) -> str:

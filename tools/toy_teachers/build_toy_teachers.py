@@ -10,7 +10,7 @@
   contrastive loss on the last block's keys of unlabelled toy scenes (tools/toy_teachers/toy_dino.py);
   `DINOViTEncoder(arch='toy-dino', checkpoint=...)` loads it through the loader of dino_deitsmall8_pretrain.pth.
 * OUT/toy_mit.pth: the toy MiT backbone of the AFA / ECA toy twins after plain CAM training on a toy set of its
-  own seed (configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py), the toy stand-in for ImageNet-pretrained MiT-B1;
+  own seed (configs/toy/cam_mit-tiny_1xb32-2k_toy-112x112.py), the toy stand-in for ImageNet-pretrained MiT-B1;
   loaded through the backbone's `init_cfg=dict(type='Pretrained', ...)`.
 * OUT/<teacher>_report.json: what each teacher knows, measured on held-out data.
 * OUT/stamp.json: one stamp per teacher (its arguments and the code it depends on); a rerun rebuilds only a
@@ -36,6 +36,7 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # noqa:
 from toy_corpus import CONTEXT_OF, CONTEXTS, GREY, make_corpus  # noqa: E402
 
 import mmseg_wsss.models.clip  # noqa: E402,F401  (registers the 'toy-clip' architecture with open_clip)
+from mmseg_wsss.apis.cli import schedule_options  # noqa: E402
 from mmseg_wsss.utils.io import atomic_write_text  # noqa: E402
 
 MEAN = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
@@ -159,14 +160,14 @@ def masked_probes(model, images, meta, single, cls_text, whole_emb) -> dict:
 CLIP_ARGS = ('corpus_size', 'num_classes', 'masked', 'steps', 'batch', 'lr', 'seed')
 DINO_ARGS = ('dino_corpus_size', 'num_classes', 'dino_steps', 'dino_batch', 'seed')
 MIT_ARGS = ('mit_images', 'mit_iters', 'mit_seed')
-MIT_CFG = 'configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py'
+MIT_CFG = 'configs/toy/cam_mit-tiny_1xb32-2k_toy-112x112.py'
 STAMPED = dict(  # what each teacher's stamp hashes, besides its arguments
     toy_clip=('build_toy_teachers.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/clip/model_configs/toy-clip.json'),
     toy_dino=('toy_dino.py', 'toy_corpus.py', '../dataset_converters/make_toy_voc.py',
               '../../mmseg_wsss/models/dino/vit.py'),
     toy_mit=('build_toy_teachers.py', '../dataset_converters/make_toy_voc.py',
-             '../../configs/toy/cam_mit-tiny_1xb8-8k_toy-112x112.py',
+             '../../configs/toy/cam_mit-tiny_1xb32-2k_toy-112x112.py',
              '../../configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'))
 
 
@@ -228,12 +229,10 @@ def build_toy_mit(args, out: str) -> dict:
         subprocess.run([sys.executable, 'tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed',
                         str(args.mit_seed), '--num-train', str(args.mit_images), '--num-val', '100'], cwd=root,
                        check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([sys.executable, 'tools/train.py', MIT_CFG, '--work-dir', work, '--cfg-options',
-                        f'data_root={data}', f'train_cfg.max_iters={args.mit_iters}',
-                        f'train_cfg.val_interval={args.mit_iters}', f'default_hooks.checkpoint.interval={args.mit_iters}',
-                        f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}',
-                        f'param_scheduler.1.end={args.mit_iters}'], cwd=root, check=True,
-                       stdout=subprocess.DEVNULL)
+        opts = schedule_options(osp.join(root, MIT_CFG), args.mit_iters, data) + [
+            f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}']
+        subprocess.run([sys.executable, 'tools/train.py', MIT_CFG, '--work-dir', work, '--cfg-options', *opts],
+                       cwd=root, check=True, stdout=subprocess.DEVNULL)
         state = torch.load(osp.join(work, f'iter_{args.mit_iters}.pth'), map_location='cpu',
                            weights_only=False)['state_dict']
         val = {}
@@ -263,7 +262,7 @@ def main(argv=None):
     p.add_argument('--dino-steps', type=int, default=600)
     p.add_argument('--dino-batch', type=int, default=32)
     p.add_argument('--mit-images', type=int, default=2000, help='toy-mit: size of its own toy set')
-    p.add_argument('--mit-iters', type=int, default=8000)
+    p.add_argument('--mit-iters', type=int, default=2000)
     p.add_argument('--mit-seed', type=int, default=1000, help='toy-mit: its toy set seed (no comparison uses it)')
     p.add_argument('--seed', type=int, default=0, help='corpus and training seed (the corpus stream is salted)')
     p.add_argument('--force', action='store_true', help='rebuild even if the stamp matches')

@@ -11,13 +11,15 @@ from torch import Tensor
 from .openclip import build_open_clip
 
 
-def interpolate_pos_embed(pos: Tensor, grid: Tuple[int, int], new_grid: Tuple[int, int]) -> Tensor:
-    """Resize a ViT position embedding (1 + gh*gw, C) to a new patch grid (bicubic); unchanged if equal."""
+def interpolate_pos_embed(pos: Tensor, grid: Tuple[int, int], new_grid: Tuple[int, int],
+                          mode: str = 'bicubic') -> Tensor:
+    """Resize a ViT position embedding (1 + gh*gw, C) to a new patch grid (``mode``: 'bicubic' or 'bilinear');
+    unchanged if equal."""
     if tuple(grid) == tuple(new_grid):
         return pos
     cls, patch = pos[:1], pos[1:]
     patch = patch.reshape(1, grid[0], grid[1], -1).permute(0, 3, 1, 2)
-    patch = F.interpolate(patch.float(), size=new_grid, mode='bicubic', align_corners=False).to(pos.dtype)
+    patch = F.interpolate(patch.float(), size=new_grid, mode=mode, align_corners=False).to(pos.dtype)
     return torch.cat([cls, patch.permute(0, 2, 3, 1).reshape(-1, pos.shape[1])])
 
 
@@ -39,6 +41,8 @@ class OpenCLIPImageEncoder(BaseModule):
         out_indices: ViT block indices or ResNet stage indices (0-3) for ``forward``.
         grad_through (bool): run backbone mode with autograd (for losses that need gradients through the
             frozen tower); default False runs it under no_grad.
+        pos_interp (str): how position embeddings are resized to another patch grid: 'bicubic' (default) or
+            'bilinear' (WeakCLIP's and DenseCLIP's code).
     """
 
     def __init__(self,
@@ -47,6 +51,7 @@ class OpenCLIPImageEncoder(BaseModule):
                  model_cfg: Optional[dict] = None,
                  out_indices: Sequence[int] = (-1, ),
                  grad_through: bool = False,
+                 pos_interp: str = 'bicubic',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         clip = build_open_clip(model_name, pretrained, model_cfg, config_key='image_encoder.pretrained')
@@ -56,6 +61,9 @@ class OpenCLIPImageEncoder(BaseModule):
         self.input_size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         self.out_indices = tuple(out_indices)
         self.grad_through = grad_through
+        if pos_interp not in ('bicubic', 'bilinear'):
+            raise ValueError(f'pos_interp must be bicubic or bilinear, got {pos_interp!r}')
+        self.pos_interp = pos_interp
         self.register_buffer('mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -84,15 +92,16 @@ class OpenCLIPImageEncoder(BaseModule):
         x = x.flatten(2).transpose(1, 2)
         cls = v.class_embedding.to(x.dtype).expand(B, 1, -1)
         x = torch.cat([cls, x], dim=1)
-        x = x + interpolate_pos_embed(v.positional_embedding, v.grid_size, grid).to(x.dtype)
+        x = x + interpolate_pos_embed(v.positional_embedding, v.grid_size, grid, self.pos_interp).to(x.dtype)
         x = v.ln_pre(x)
         n = len(v.transformer.resblocks)
-        wanted = {i % n for i in self.out_indices}
-        maps = []
+        wanted = [i % n for i in self.out_indices]
+        by_block = {}
         for i, blk in enumerate(v.transformer.resblocks):
             x = blk(x)
             if i in wanted:
-                maps.append(x[:, 1:].transpose(1, 2).reshape(B, -1, *grid))
+                by_block[i] = x[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
+        maps = [by_block[i] for i in wanted]  # in out_indices order (an index may repeat)
         tokens = v.ln_post(x)
         proj = tokens @ v.proj if v.proj is not None else tokens
         return dict(maps=maps, cls=proj[:, 0], patches=proj[:, 1:], grid=tuple(grid))

@@ -8,7 +8,11 @@ VOC12_CLIP_NAMES = tuple({
 }.get(c, c) for c in VOC12_CLASSES[1:])
 COCO14_CLIP_NAMES = COCO14_THING_CLASSES  # already English ("dining table", "tv", ...)
 
-CLASS_NAME_TABLES = dict(voc12=VOC12_CLIP_NAMES, coco14=COCO14_CLIP_NAMES)
+# '*_bg': every segmentation class, background first, for models that prompt "background" as an ordinary class
+# (WeakCLIP). COCO's are the 80 thing classes in their contiguous order (1..80), not the 91 original ids.
+CLASS_NAME_TABLES = dict(voc12=VOC12_CLIP_NAMES, coco14=COCO14_CLIP_NAMES,
+                         voc12_bg=('background', ) + tuple(VOC12_CLIP_NAMES),
+                         coco14_bg=('background', ) + tuple(COCO14_CLIP_NAMES))
 
 TEMPLATES = dict(
     clims=('a photo of {}.', ),  # CLIMS Sec. 3.2 ("a photo of the train")
@@ -44,7 +48,7 @@ def background_words(spec):
 
 
 def class_names(table):
-    """A name table: 'voc12', 'coco14' or an explicit sequence of names."""
+    """A name table ('voc12', 'coco14', 'voc12_bg', 'coco14_bg') or an explicit sequence of names."""
     if isinstance(table, str):
         if table not in CLASS_NAME_TABLES:
             raise KeyError(f'unknown class-name table {table!r}; known: {sorted(CLASS_NAME_TABLES)}')

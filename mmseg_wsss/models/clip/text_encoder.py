@@ -31,8 +31,13 @@ class OpenCLIPTextEncoder(BaseModule):
             (``bg_owner`` = -1: the prompt belongs to every class).
         rename: {class name: name used in the prompt}, e.g. ``dict(person='player')`` as the official CLIMS
             prompts write it.
-        n_ctx: learnable context tokens (0 = none).
+        n_ctx: learnable context tokens (0 = none), placed right after the start token: ``[SOT, ctx_1..n, name
+            tokens, suffix, EOT]`` (CoOp; WeakCLIP Eq. 5).
+        ctx_std: the context vectors' initialisation, N(0, ctx_std^2) (WeakCLIP's code: truncated normal, std 1).
+        ctx_suffix: what follows the class name in a learnable prompt ('.'; WeakCLIP's code: nothing).
         learnable_bg: a learnable background embedding initialised from ``background_prompt``.
+        normalize (bool): L2-normalise the class embeddings ``forward`` returns (default). WeakCLIP's code feeds
+            its decoder the projected EOT features un-normalised (``normalize=False``).
     """
 
     def __init__(self,
@@ -46,7 +51,10 @@ class OpenCLIPTextEncoder(BaseModule):
                  bg_template: str = 'a photo of {}.',
                  background_prompt: Optional[str] = None,
                  n_ctx: int = 0,
+                 ctx_std: float = 0.02,
+                 ctx_suffix: str = '.',
                  learnable_bg: bool = False,
+                 normalize: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         clip = build_open_clip(model_name, pretrained, model_cfg, config_key='text_encoder.pretrained')
@@ -60,11 +68,16 @@ class OpenCLIPTextEncoder(BaseModule):
         prompt_names = [(rename or {}).get(c, c) for c in class_names_]
         self.templates = P.templates(templates)
         self.n_ctx = n_ctx
+        self.normalize = normalize
 
         with torch.no_grad():
             per_template = [self._encode_texts([t.format(c) for c in prompt_names]) for t in self.templates]
             self.register_buffer('fixed_class_embeddings', F.normalize(torch.stack(per_template).mean(0), dim=-1),
                                  persistent=False)
+            if not normalize:  # un-normalised prompts: the mean of the templates' raw embeddings
+                raw = [self._encode_tokens(self.tokenize([t.format(c) for c in prompt_names]), normalize=False)
+                       for t in self.templates]
+                self.register_buffer('fixed_class_embeddings_raw', torch.stack(raw).mean(0), persistent=False)
             bg_texts, owner = [], []
             words = P.background_words(bg_prompts)
             if isinstance(words, dict):
@@ -94,8 +107,9 @@ class OpenCLIPTextEncoder(BaseModule):
 
         if n_ctx > 0:
             width = clip.token_embedding.weight.shape[1]
-            self.ctx = nn.Parameter(torch.randn(n_ctx, width) * 0.02)
-            prompts = [' '.join(['X'] * n_ctx) + f' {c}.' for c in prompt_names]
+            self.ctx = nn.Parameter(torch.empty(n_ctx, width))
+            nn.init.trunc_normal_(self.ctx, std=ctx_std, a=-2 * ctx_std, b=2 * ctx_std)
+            prompts = [' '.join(['X'] * n_ctx) + f' {c}{ctx_suffix}' for c in prompt_names]
             self.register_buffer('ctx_tokens', self.tokenize(prompts), persistent=False)
         else:
             self.ctx = None
@@ -105,8 +119,8 @@ class OpenCLIPTextEncoder(BaseModule):
         proj = self.clip.text_projection
         return proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1]
 
-    def _encode_tokens(self, tokens: Tensor, ctx: Optional[Tensor] = None) -> Tensor:
-        """open_clip's ``encode_text`` with optional context vectors replacing tokens 1..n_ctx; normalised."""
+    def _encode_tokens(self, tokens: Tensor, ctx: Optional[Tensor] = None, normalize: bool = True) -> Tensor:
+        """open_clip's ``encode_text`` with optional context vectors replacing tokens 1..n_ctx."""
         m = self.clip
         x = m.token_embedding(tokens)
         if ctx is not None:
@@ -116,19 +130,21 @@ class OpenCLIPTextEncoder(BaseModule):
         x = m.ln_final(x)
         x = text_global_pool(x, tokens, m.text_pool_type, eos_token_id=getattr(m, 'text_eos_id', None))
         x = m.text_projection(x) if isinstance(m.text_projection, nn.Linear) else x @ m.text_projection
-        return F.normalize(x, dim=-1)
+        return F.normalize(x, dim=-1) if normalize else x
 
     def _encode_texts(self, texts):
         device = self.clip.token_embedding.weight.device
         return self._encode_tokens(self.tokenize(list(texts)).to(device))
 
     def forward(self) -> Dict[str, Optional[Tensor]]:
-        """class_embeddings (K, D), bg_embeddings (L, D) with bg_owner (L,) (class index, -1 = every class),
-        background (D,) or None; all L2-normalised."""
+        """class_embeddings (K, D) (L2-normalised unless ``normalize=False``), bg_embeddings (L, D) with bg_owner
+        (L,) (class index, -1 = every class), background (D,) or None; the last three L2-normalised."""
         if self.ctx is not None:
-            cls = self._encode_tokens(self.ctx_tokens, self.ctx)
-        else:
+            cls = self._encode_tokens(self.ctx_tokens, self.ctx, normalize=self.normalize)
+        elif self.normalize:
             cls = self.fixed_class_embeddings
+        else:
+            cls = self.fixed_class_embeddings_raw
         bg = F.normalize(self.background, dim=-1) if self.background is not None else None
         return dict(class_embeddings=cls, bg_embeddings=self.bg_embeddings, bg_owner=self.bg_owner, background=bg)
 

@@ -1,4 +1,5 @@
 from .cam_pseudo_label import CAMPseudoLabel
 from .carm_pseudo_label import CARMPseudoLabel
+from .seed_labels import SeedLabels
 
-__all__ = ['CAMPseudoLabel', 'CARMPseudoLabel']
+__all__ = ['CAMPseudoLabel', 'CARMPseudoLabel', 'SeedLabels']

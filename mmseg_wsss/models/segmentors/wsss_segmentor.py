@@ -10,7 +10,9 @@
 
 Every part is a registered module named in the config. Stock mmseg backbones, necks and heads work unchanged;
 a backbone may also expose extras (``forward_with_extras``) and a neck or head may take the text encoder's output
-(``accepts_text = True``: it receives ``[feats, text]``, like mmseg's ``MultimodalEncoderDecoder`` heads).
+(``accepts_text = True``: it receives ``[feats, text]``, like mmseg's ``MultimodalEncoderDecoder`` heads). A neck
+with ``uses_extras = True`` is also given the backbone's extras (``neck(inputs, extras) -> (feats, more_extras)``)
+and may add its own (WeakCLIP's score map) to ``ctx.extras``.
 ``predict`` returns standard ``SegDataSample``s: the decoder's logits, or CAMs turned into a segmentation, so
 mmseg's ``IoUMetric`` and ``tools/test.py --tta`` work unchanged.
 """
@@ -288,7 +290,11 @@ class WSSSSegmentor(BaseSegmentor):
         else:
             feats, extras = self.backbone(inputs), {}
         if self.neck is not None:
-            feats = self._run_part(self.neck, feats, text)
+            if getattr(self.neck, 'uses_extras', False):
+                feats, more = self.neck(self._head_inputs(self.neck, feats, text), extras)
+                extras = {**extras, **more}
+            else:
+                feats = self._run_part(self.neck, feats, text)
         return feats, extras
 
     def _inference_text(self):

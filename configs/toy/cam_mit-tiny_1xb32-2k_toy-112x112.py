@@ -1,8 +1,10 @@
 # Plain CAM (global average pooling) on the toy MiT of the AFA / ECA toy twins: how `make toy-teachers` makes
-# toy-mit, the toy stand-in for ImageNet-pretrained MiT-B1 (8k iterations on a 2,000-image toy set of a seed no
-# comparison uses; only the backbone is kept). A MiT trained from scratch with global max pooling does not leave
-# the class-prior plateau within the toy schedule (0.62 loss after 1k iterations); with average pooling it does
-# after about 1.5k.
+# toy-mit, the toy stand-in for ImageNet-pretrained MiT-B1 (2k iterations of batch 32 on a 2,000-image toy set of
+# a seed no comparison uses; only the backbone is kept).
+# Batch 32, not the twins' 8: measured on the 600-image toy set from scratch, batch 8 stays on the class-prior
+# plateau (loss ~0.62) for ~1.4k iterations and ends at loss 0.36 / val CAM mIoU 24.9 after 2k; batch 32 leaves it
+# after ~150 and reaches loss 0.11 / val CAM mIoU 33.3 after 800. With global max pooling a MiT from scratch
+# does not leave the plateau within the toy schedule.
 _base_ = ['./afa_mit-tiny_1xb8-2k_toy-112x112.py']
 model = dict(
     backbone=dict(init_cfg=None),  # from scratch: this is what makes toy-mit
@@ -11,8 +13,9 @@ model = dict(
     cam_head=dict(pool='avg'),
     losses=dict(_delete_=True, cls=dict(type='CAMClassificationLoss', weight=1.0)),
     test_cfg=dict(source='cam', output_cams=False))
-max_iters = 8000
-val_interval = 8000
+train_dataloader = dict(batch_size=32)
+max_iters = 2000
+val_interval = 2000
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),

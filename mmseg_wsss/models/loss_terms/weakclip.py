@@ -1,0 +1,96 @@
+"""WeakCLIP's loss terms (Zhu et al., IJCV, Sec. 3.3.5): the balanced seed loss and the CRF boundary loss on the
+decoder's prediction at 64 x 64, and the official code's auxiliary CE on the co-attention score map."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..losses.weakclip import balanced_seed_loss, boundary_loss, crf_refine_batch, seed_probabilities
+
+
+def _loss_probs(ctx, size: Tuple[int, int]) -> Tensor:
+    """The decoder's probabilities at the loss resolution, computed once per batch and shared by both terms:
+    the stride-4 logits bilinearly resized to ``size``, then softmax + 1e-7 renormalised (official code)."""
+    key = ('weakclip_probs', tuple(size))
+    if key not in ctx.cache:
+        if ctx.seg_logits is None:
+            raise ValueError('WeakCLIP losses read the decode head\'s logits, but the model has no decode_head')
+        logits = F.interpolate(ctx.seg_logits, size=size, mode='bilinear', align_corners=False)
+        ctx.cache[key] = seed_probabilities(logits)
+    return ctx.cache[key]
+
+
+@MODELS.register_module()
+class SeedLoss(nn.Module):
+    """Balanced seed loss (WeakCLIP Eq. 12) of the decoder against a seed source (``labels=``: e.g. ``'seeds'``,
+    a :class:`SeedLabels` source reading another method's pseudo-label PNGs), at ``size`` (paper: 64 x 64).
+    Seeds are nearest-resized; 255 (and padding) gives no cue. ``bg_log=False`` is the paper's typo literally."""
+
+    def __init__(self, size: Sequence[int] = (64, 64), bg_log: bool = True, ignore_index: int = 255):
+        super().__init__()
+        self.size = tuple(size)
+        self.bg_log = bg_log
+        self.ignore_index = ignore_index
+
+    def forward(self, ctx, labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        if labels is None:
+            raise ValueError('SeedLoss needs `labels=<seed source name>` in its term config')
+        probs = _loss_probs(ctx, self.size)
+        seeds = F.interpolate(labels[:, None].float(), size=self.size, mode='nearest')[:, 0].long()
+        return dict(loss=balanced_seed_loss(probs, seeds, self.ignore_index, self.bg_log))
+
+
+@MODELS.register_module()
+class CRFBoundaryLoss(nn.Module):
+    """CRF boundary loss (WeakCLIP Eq. 13, the SEC / DSRG constrain loss) at ``size`` (paper: 64 x 64).
+
+    The images (``ctx.images``, de-normalised with the data preprocessor's own statistics) are bilinearly
+    resized to ``size``; a dense CRF on the CPU refines the detached probabilities (``crf`` overrides
+    :func:`crf_refine_batch`'s kernel parameters); the loss is KL(CRF || P). ``ratio_clip=(0.05, 20)`` is the
+    official code's clipping of the ratio (off in the paper).
+    """
+
+    def __init__(self, size: Sequence[int] = (64, 64), crf: Optional[dict] = None,
+                 ratio_clip: Optional[Sequence[float]] = None):
+        super().__init__()
+        self.size = tuple(size)
+        self.crf = dict(crf or {})
+        self.ratio_clip = tuple(ratio_clip) if ratio_clip is not None else None
+
+    def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
+        probs = _loss_probs(ctx, self.size)
+        images = F.interpolate(ctx.images, size=self.size, mode='bilinear', align_corners=False)
+        q = crf_refine_batch(images, probs, **self.crf)
+        return dict(loss=boundary_loss(probs, q, self.ratio_clip))
+
+
+@MODELS.register_module()
+class ScoreMapLoss(nn.Module):
+    """The official code's auxiliary loss (not in the paper): cross-entropy of the co-attention score map
+    (``ctx.extras['score_map']``, cosine similarities (B, K, h, w)) divided by ``tau`` (0.07) and bilinearly
+    upsampled to the label size, against the seeds (``labels=``), ignoring 255. The code weights it 0.4 and
+    averages over every pixel, ignored ones included (mmseg's ``avg_non_ignore=False``); ``avg_non_ignore=True``
+    averages over the seeded pixels only."""
+
+    def __init__(self, tau: float = 0.07, key: str = 'score_map', ignore_index: int = 255,
+                 avg_non_ignore: bool = False):
+        super().__init__()
+        self.tau = tau
+        self.avg_non_ignore = avg_non_ignore
+        self.key = key
+        self.ignore_index = ignore_index
+
+    def forward(self, ctx, labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        if labels is None:
+            raise ValueError('ScoreMapLoss needs `labels=<seed source name>` in its term config')
+        if self.key not in ctx.extras:
+            raise KeyError(f'ScoreMapLoss reads ctx.extras[{self.key!r}], which the neck did not provide '
+                           f'(extras: {sorted(ctx.extras)})')
+        logits = F.interpolate(ctx.extras[self.key] / self.tau, size=labels.shape[-2:], mode='bilinear',
+                               align_corners=False)
+        per_pixel = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction='none')
+        if self.avg_non_ignore:
+            return dict(loss=per_pixel.sum() / (labels != self.ignore_index).sum().clamp_min(1))
+        return dict(loss=per_pixel.mean())

@@ -1,0 +1,3 @@
+from .weakclip import CLIPPyramidAdapter, CoAttentionMatcher, TextGuidedNeck
+
+__all__ = ['CLIPPyramidAdapter', 'CoAttentionMatcher', 'TextGuidedNeck']
