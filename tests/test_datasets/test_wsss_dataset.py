@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 from mmseg.registry import DATASETS
+from PIL import Image
 
 from mmseg_wsss.datasets import WSSSDatasetError, write_label_file
 from mmseg_wsss.datasets.transforms import PackWSSSInputs
@@ -112,3 +113,22 @@ def test_pack_and_label_helper():
         img_labels_multi_hot([dict()], 3)
     with pytest.raises(ValueError, match='outside 1..3'):
         img_labels_multi_hot([dict(img_labels=[4])], 3)
+
+
+def test_seed_folder_missing_or_incomplete(toy_root, tmp_path):
+    """pseudo_label_dir (retraining masks, WeakCLIP seeds): a missing folder and a missing PNG are each one clear
+    error; a complete folder gives the seeds as gt_sem_seg, transformed with the image."""
+    seed_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                     dict(type='RandomFlip', prob=1.0), dict(type='PackWSSSInputs')]
+    with pytest.raises(WSSSDatasetError, match='pseudo_label_dir not found'):
+        DATASETS.build(toy_cfg(toy_root, seed_pipeline, pseudo_label_dir=str(tmp_path / 'none')))
+    seeds = tmp_path / 'seeds'
+    shutil.copytree(osp.join(toy_root, 'SegmentationClass'), seeds)
+    ds = DATASETS.build(toy_cfg(toy_root, seed_pipeline, pseudo_label_dir=str(seeds)))
+    first = ds.get_data_info(0)['img_id']
+    mask = np.array(Image.open(seeds / f'{first}.png'))
+    assert np.array_equal(ds[0]['data_samples'].gt_sem_seg.data[0].numpy(), mask[:, ::-1])  # flipped too
+    victim = ds.get_data_info(5)['img_id']
+    (seeds / f'{victim}.png').unlink()
+    with pytest.raises(WSSSDatasetError, match=f'1 of 24 images have no PNG \\(first missing: .*{victim}.png'):
+        DATASETS.build(toy_cfg(toy_root, seed_pipeline, pseudo_label_dir=str(seeds)))
