@@ -47,3 +47,5 @@ default_hooks = dict(
     checkpoint=dict(interval=val_interval, max_keep_ckpts=1),
     visualization=dict(type='SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+# a row of tools/analysis_tools/compare_methods.py: trained on the plain CAM row's CRF pseudo labels
+toy_compare = dict(name='WeakCLIP (toy-clip, CAM seeds)', seeds='CAM')

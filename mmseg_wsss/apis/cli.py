@@ -44,11 +44,20 @@ def read_logged_metrics(work_dir: str) -> dict:
 
 def schedule_options(cfg_path: str, iters: int, data_root: str) -> list:
     """--cfg-options that point the config at ``cfg_path`` at ``data_root`` and make it train ``iters`` iterations
-    with one validation and one checkpoint at the end; the last parameter scheduler (the main one after any
-    warm-up) ends there: its ``end`` and ``T_max`` when it has them."""
+    with one validation and one checkpoint at the end. The last parameter scheduler (the main one after any
+    warm-up) ends there (its ``end``; a cosine's ``T_max`` becomes ``iters - begin``). A run shorter than the
+    warm-up (tiny test runs) moves the warm-up / main boundary to ``iters // 2``."""
     sched = Config.fromfile(cfg_path).param_scheduler
     scheds = list(sched) if isinstance(sched, (list, tuple)) else [sched]
     last = len(scheds) - 1
-    return [f'data_root={data_root}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'default_hooks.checkpoint.interval={iters}'] + [
-                f'param_scheduler.{last}.{k}={iters}' for k in ('end', 'T_max') if k in scheds[last]]
+    begin = scheds[last].get('begin', 0)
+    opts = [f'data_root={data_root}', f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+            f'default_hooks.checkpoint.interval={iters}']
+    if last > 0 and begin >= iters:
+        begin = iters // 2
+        opts += [f'param_scheduler.{last - 1}.end={begin}', f'param_scheduler.{last}.begin={begin}']
+    if 'end' in scheds[last]:
+        opts.append(f'param_scheduler.{last}.end={iters}')
+    if 'T_max' in scheds[last]:
+        opts.append(f'param_scheduler.{last}.T_max={iters - begin}')
+    return opts

@@ -1,7 +1,9 @@
 """tools/analysis_tools/compare_methods.py end to end at test scale, and its table."""
 import json
 
-from tests.conftest import load_tool, run_tool
+import pytest
+
+from tests.conftest import ROOT, load_tool, run_tool
 
 RANDOM_CLIMS = 'configs/toy/clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112.py'
 
@@ -23,15 +25,34 @@ def test_table_reports_mean_and_std_over_seeds():
     assert '| CAM | 40.00 |' in tool.table({'seed 0': res['seed 0']})
 
 
+def test_refiner_rows_come_after_their_seeds():
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    weakclip = 'configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py'
+    assert weakclip in tool.method_configs() and tool.row_spec(weakclip)['seeds'] == 'CAM'
+    rows = [dict(name='W', seeds='CAM'), dict(name='CAM', seeds=None), dict(name='X')]
+    assert [r['name'] for r in tool.order_rows(rows)] == ['CAM', 'X', 'W']
+    with pytest.raises(ValueError, match="seeds of 'ECA'"):
+        tool.order_rows([dict(name='W', seeds='ECA'), dict(name='CAM')])
+
+
 def test_end_to_end_on_a_tiny_toy_set(tmp_path):
     out = tmp_path / 'cmp'
-    res = run_tool('tools/analysis_tools/compare_methods.py', RANDOM_CLIMS, '--seeds', '3', '--iters', '2',
+    # WeakCLIP's toy row with a random toy-clip (the suite does not build toy teachers), refining the CAM row
+    weakclip = tmp_path / 'weakclip_random_clip.py'
+    weakclip.write_text(f"_base_ = ['{ROOT}/configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py']\n"
+                        "model = dict(backbone=dict(pretrained=None), encoders=dict(text=dict(pretrained=None)))\n"
+                        "toy_compare = dict(name='WeakCLIP', seeds='CAM')\n")
+    res = run_tool('tools/analysis_tools/compare_methods.py', str(weakclip), RANDOM_CLIMS, '--seeds', '3', '--iters', '2',
                    '--init-iters', '2', '--retrain-iters', '2', '--num-train', '8', '--num-val', '4',
                    '--workers', '0', '--out', str(out), timeout=900)
     results = json.load(open(out / 'results.json'))['seed 3']
     stem = 'clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112'
-    assert list(results) == ['all background', 'CAM, shared start (2 it)', 'CAM (+2 it)', f'{stem} (+2 it)']
-    for row in list(results)[2:]:
+    assert list(results) == ['all background', 'CAM, shared start (2 it)', 'CAM (+2 it)', f'{stem} (+2 it)',
+                             'WeakCLIP (2 it)']
+    refined = results['WeakCLIP (2 it)']  # its pseudo masks on train, its decoder on val, retrained on
+    assert set(refined) >= {'pseudo_miou', 'decoder_miou', 'retrain_miou'} and 'cam_miou' not in refined
+    assert 0 <= refined['pseudo_miou'] <= 100
+    for row in list(results)[2:4]:
         r = results[row]
         assert set(r) >= {'cam_miou', 'bg_thr', 'context_as_foreground', 'object_recall', 'pseudo_miou',
                           'retrain_miou'}
@@ -55,3 +76,8 @@ def test_single_stage_rows_schedule_and_decoder_column():
     opts = tool.schedule(afa, 700, 'DATA')
     assert 'param_scheduler.1.end=700' in opts and not any(o.startswith('param_scheduler.0') for o in opts)
     assert 'param_scheduler.0.end=700' in tool.schedule(tool.CAM_CFG, 700, 'DATA')
+    # a cosine after a warm-up spans the rest of the run; a run shorter than the warm-up halves it
+    weakclip = 'configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py'
+    assert {'param_scheduler.1.end=1000', 'param_scheduler.1.T_max=900'} <= set(tool.schedule(weakclip, 1000, 'D'))
+    assert {'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.T_max=1'} <= set(
+        tool.schedule(weakclip, 2, 'D'))

@@ -20,7 +20,12 @@ dict(name=..., init=...)``. For each seed:
    ``pseudo_label/<source>/mIoU`` on 64 train images, for the sources 'cam' and 'carm') is read from the log;
 6. unless --no-retrain, a DeepLabV3+ is retrained on the CRF pseudo labels of each row without a decoder (the
    toy retraining config) and tested on val;
-7. the all-background rows (train and val) are always present.
+7. the all-background rows (train and val) are always present;
+8. rows that refine another row's seeds (``toy_compare = dict(name=..., seeds='CAM')``: WeakCLIP) run after that
+   row and train --iters on its CRF pseudo labels (``pseudo_label_dir``) from their own initialisation; their
+   decoder is tested on val, and their pseudo masks on train (decoder predictions, classes outside the image
+   label -> 255, dense CRF) fill the CRF pseudo-label column, to read against the seeds' row (and, unless
+   --no-retrain, are retrained on like the others).
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
 when there are several) and OUT/results.png (bar chart). The README's results table is this script's output.
@@ -81,7 +86,17 @@ def row_spec(cfg: str) -> dict:
     c = Config.fromfile(osp.join(ROOT, cfg))
     spec = dict(c.get('toy_compare', {}))
     name = spec.get('name', osp.splitext(osp.basename(cfg))[0])
-    return dict(name=name, config=cfg, init=spec.get('init', 'cam'))
+    return dict(name=name, config=cfg, init=spec.get('init', 'cam'), seeds=spec.get('seeds'))
+
+
+def order_rows(rows: list) -> list:
+    """Rows that refine another row's seeds (``seeds=<row name>``) after that row; an unknown name is an error."""
+    names = [r['name'] for r in rows]
+    for r in rows:
+        if r.get('seeds') is not None and r['seeds'] not in names:
+            raise ValueError(f'row {r["name"]!r} refines the seeds of {r["seeds"]!r}, which is not among the rows '
+                             f'{names}: add its config')
+    return [r for r in rows if r.get('seeds') is None] + [r for r in rows if r.get('seeds') is not None]
 
 
 def schedule(cfg: str, iters: int, data: str) -> list:
@@ -170,12 +185,32 @@ def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool =
         '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
     res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
     if args.retrain and not decoder:
-        seg = f'{work}/retrain'
-        seg_ckpt = train(SEG_CFG, seg, args.retrain_iters, data, log,
-                         f'train_dataloader.dataset.pseudo_label_dir={labels}')
-        run('tools/test.py', SEG_CFG, seg_ckpt, '--work-dir', f'{seg}_test', '--cfg-options', f'data_root={data}',
-            log=log)
-        res['retrain_miou'] = round(float(read_logged_metrics(osp.join(ROOT, f'{seg}_test'))['mIoU']), 2)
+        res['retrain_miou'] = retrain_miou(labels, work, data, args, log)
+    return res
+
+
+def retrain_miou(labels: str, work: str, data: str, args, log) -> float:
+    """The toy DeepLabV3+ trained --retrain-iters on a pseudo-label folder, its mIoU on val."""
+    seg = f'{work}/retrain'
+    seg_ckpt = train(SEG_CFG, seg, args.retrain_iters, data, log, f'train_dataloader.dataset.pseudo_label_dir={labels}')
+    run('tools/test.py', SEG_CFG, seg_ckpt, '--work-dir', f'{seg}_test', '--cfg-options', f'data_root={data}',
+        log=log)
+    return round(float(read_logged_metrics(osp.join(ROOT, f'{seg}_test'))['mIoU']), 2)
+
+
+def measure_refiner(cfg: str, ckpt: str, work: str, data: str, args, log) -> dict:
+    """The columns of a row that refines seeds (WeakCLIP): its decoder on val, and its pseudo masks on train
+    (the decoder's predictions with classes outside the image label set to 255, dense CRF), as the CRF
+    pseudo-label column, so that the row reads against the row whose seeds it was trained on."""
+    run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
+        log=log)
+    res = dict(decoder_miou=round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2))
+    labels = f'{work}/pseudo_labels'
+    run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'decoder', '--crf',
+        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', log=log)
+    res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
+    if args.retrain:
+        res['retrain_miou'] = retrain_miou(labels, work, data, args, log)
     return res
 
 
@@ -196,9 +231,18 @@ def one_seed(seed: int, rows: list, args) -> dict:
         results[f'CAM, shared start ({args.init_iters} it)'] = measure(CAM_CFG, init, f'{out}/init', data, args,
                                                                        log, pseudo=False)
         print(f'seed {seed}: shared start done ({time.time() - t:.0f} s)', flush=True)
+        seed_dirs = {}  # row name -> its CRF pseudo-label folder, the seeds of refiner rows
         for i, row in enumerate(rows):
             t = time.time()
             work = f'{out}/row{i}'
+            if row.get('seeds') is not None:  # a refiner: trained on another row's pseudo labels
+                ckpt = train(row['config'], work, args.iters, data, log,
+                             f'train_dataloader.dataset.pseudo_label_dir={seed_dirs[row["seeds"]]}')
+                label = f'{row["name"]} ({args.iters} it)'
+                results[label] = measure_refiner(row['config'], ckpt, work, data, args, log)
+                results[label]['seconds'] = round(time.time() - t)
+                print(f'seed {seed}: {label}: {results[label]}', flush=True)
+                continue
             if row['init'] == 'cam':
                 ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
                 label = f'{row["name"]} (+{args.iters} it)'
@@ -207,6 +251,7 @@ def one_seed(seed: int, rows: list, args) -> dict:
                 label = f'{row["name"]} ({args.init_iters + args.iters} it)'
             results[label] = measure(row['config'], ckpt, work, data, args, log)
             results[label]['seconds'] = round(time.time() - t)
+            seed_dirs[row['name']] = f'{work}/pseudo_labels'
             print(f'seed {seed}: {label}: {results[label]}', flush=True)
     return results
 
@@ -276,7 +321,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     os.chdir(ROOT)
     configs = args.configs or method_configs()
-    rows = [dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs]
+    rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs])
     if osp.isdir(args.out) and not args.keep:
         shutil.rmtree(args.out)
     os.makedirs(args.out, exist_ok=True)
