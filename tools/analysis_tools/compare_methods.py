@@ -170,9 +170,7 @@ def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool =
     res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log)
     decoder = has_decoder(cfg)
     if decoder:
-        run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
-            'test_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt', log=log)
-        res['decoder_miou'] = round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2)
+        res['decoder_miou'] = decoder_val_miou(cfg, ckpt, work, data, log)
         res.update(online_label_quality(work))
     thr = f'model.test_cfg.bg_thr={res["bg_thr"]}'
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', f'{work}/cam_labels', '--source', 'cam',
@@ -180,13 +178,25 @@ def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool =
     res.update(context_and_object(f'{work}/cam_labels', data))
     if not pseudo:
         return res
-    labels = f'{work}/pseudo_labels'
+    labels = crf_label_dir(work)
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'cam', '--crf',
         '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
     res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
     if args.retrain and not decoder:
         res['retrain_miou'] = retrain_miou(labels, work, data, args, log)
     return res
+
+
+def crf_label_dir(work: str) -> str:
+    """Where a row's dense-CRF pseudo labels go (a refiner row reads its seeds there)."""
+    return f'{work}/pseudo_labels'
+
+
+def decoder_val_miou(cfg: str, ckpt: str, work: str, data: str, log) -> float:
+    """The model's decoder tested on the val split (tools/test.py), its mIoU."""
+    run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
+        'test_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt', log=log)
+    return round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2)
 
 
 def retrain_miou(labels: str, work: str, data: str, args, log) -> float:
@@ -202,10 +212,8 @@ def measure_refiner(cfg: str, ckpt: str, work: str, data: str, args, log) -> dic
     """The columns of a row that refines seeds (WeakCLIP): its decoder on val, and its pseudo masks on train
     (the decoder's predictions with classes outside the image label set to 255, dense CRF), as the CRF
     pseudo-label column, so that the row reads against the row whose seeds it was trained on."""
-    run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
-        log=log)
-    res = dict(decoder_miou=round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2))
-    labels = f'{work}/pseudo_labels'
+    res = dict(decoder_miou=decoder_val_miou(cfg, ckpt, work, data, log))
+    labels = crf_label_dir(work)
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'decoder', '--crf',
         '--workers', str(args.workers), '--cfg-options', f'data_root={data}', log=log)
     res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
@@ -231,27 +239,25 @@ def one_seed(seed: int, rows: list, args) -> dict:
         results[f'CAM, shared start ({args.init_iters} it)'] = measure(CAM_CFG, init, f'{out}/init', data, args,
                                                                        log, pseudo=False)
         print(f'seed {seed}: shared start done ({time.time() - t:.0f} s)', flush=True)
-        seed_dirs = {}  # row name -> its CRF pseudo-label folder, the seeds of refiner rows
+        row_work = {}  # row name -> its work dir (its CRF pseudo labels are the seeds of refiner rows)
         for i, row in enumerate(rows):
             t = time.time()
             work = f'{out}/row{i}'
             if row.get('seeds') is not None:  # a refiner: trained on another row's pseudo labels
                 ckpt = train(row['config'], work, args.iters, data, log,
-                             f'train_dataloader.dataset.pseudo_label_dir={seed_dirs[row["seeds"]]}')
+                             f'train_dataloader.dataset.pseudo_label_dir={crf_label_dir(row_work[row["seeds"]])}')
                 label = f'{row["name"]} ({args.iters} it)'
                 results[label] = measure_refiner(row['config'], ckpt, work, data, args, log)
-                results[label]['seconds'] = round(time.time() - t)
-                print(f'seed {seed}: {label}: {results[label]}', flush=True)
-                continue
-            if row['init'] == 'cam':
-                ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
-                label = f'{row["name"]} (+{args.iters} it)'
             else:
-                ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
-                label = f'{row["name"]} ({args.init_iters + args.iters} it)'
-            results[label] = measure(row['config'], ckpt, work, data, args, log)
+                if row['init'] == 'cam':
+                    ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
+                    label = f'{row["name"]} (+{args.iters} it)'
+                else:
+                    ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
+                    label = f'{row["name"]} ({args.init_iters + args.iters} it)'
+                results[label] = measure(row['config'], ckpt, work, data, args, log)
+                row_work[row['name']] = work
             results[label]['seconds'] = round(time.time() - t)
-            seed_dirs[row['name']] = f'{work}/pseudo_labels'
             print(f'seed {seed}: {label}: {results[label]}', flush=True)
     return results
 

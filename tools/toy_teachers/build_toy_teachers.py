@@ -223,14 +223,13 @@ def build_toy_mit(args, out: str) -> dict:
     import tempfile
     root = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
     t0 = time.time()
-    warm = min(100, args.mit_iters // 2)  # the config's 100 warm-up iterations (fewer only in tiny test builds)
     with tempfile.TemporaryDirectory() as tmp:
         data, work = osp.join(tmp, 'toy_voc'), osp.join(tmp, 'work')
         subprocess.run([sys.executable, 'tools/dataset_converters/make_toy_voc.py', '--out', data, '--seed',
                         str(args.mit_seed), '--num-train', str(args.mit_images), '--num-val', '100'], cwd=root,
                        check=True, stdout=subprocess.DEVNULL)
-        opts = schedule_options(osp.join(root, MIT_CFG), args.mit_iters, data) + [
-            f'param_scheduler.0.end={warm}', f'param_scheduler.1.begin={warm}']
+        # schedule_options halves the config's 100 warm-up iterations only for tiny test builds
+        opts = schedule_options(osp.join(root, MIT_CFG), args.mit_iters, data)
         subprocess.run([sys.executable, 'tools/train.py', MIT_CFG, '--work-dir', work, '--cfg-options', *opts],
                        cwd=root, check=True, stdout=subprocess.DEVNULL)
         state = torch.load(osp.join(work, f'iter_{args.mit_iters}.pth'), map_location='cpu',

@@ -71,13 +71,12 @@ class OpenCLIPTextEncoder(BaseModule):
         self.normalize = normalize
 
         with torch.no_grad():
-            per_template = [self._encode_texts([t.format(c) for c in prompt_names]) for t in self.templates]
-            self.register_buffer('fixed_class_embeddings', F.normalize(torch.stack(per_template).mean(0), dim=-1),
-                                 persistent=False)
+            raw = torch.stack([self._encode_texts([t.format(c) for c in prompt_names], normalize=False)
+                               for t in self.templates])  # (templates, K, D), encoded once
+            self.register_buffer('fixed_class_embeddings',
+                                 F.normalize(F.normalize(raw, dim=-1).mean(0), dim=-1), persistent=False)
             if not normalize:  # un-normalised prompts: the mean of the templates' raw embeddings
-                raw = [self._encode_tokens(self.tokenize([t.format(c) for c in prompt_names]), normalize=False)
-                       for t in self.templates]
-                self.register_buffer('fixed_class_embeddings_raw', torch.stack(raw).mean(0), persistent=False)
+                self.register_buffer('fixed_class_embeddings_raw', raw.mean(0), persistent=False)
             bg_texts, owner = [], []
             words = P.background_words(bg_prompts)
             if isinstance(words, dict):
@@ -132,9 +131,9 @@ class OpenCLIPTextEncoder(BaseModule):
         x = m.text_projection(x) if isinstance(m.text_projection, nn.Linear) else x @ m.text_projection
         return F.normalize(x, dim=-1) if normalize else x
 
-    def _encode_texts(self, texts):
+    def _encode_texts(self, texts, normalize: bool = True):
         device = self.clip.token_embedding.weight.device
-        return self._encode_tokens(self.tokenize(list(texts)).to(device))
+        return self._encode_tokens(self.tokenize(list(texts)).to(device), normalize=normalize)
 
     def forward(self) -> Dict[str, Optional[Tensor]]:
         """class_embeddings (K, D) (L2-normalised unless ``normalize=False``), bg_embeddings (L, D) with bg_owner

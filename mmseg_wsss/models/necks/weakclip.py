@@ -181,4 +181,3 @@ class TextGuidedNeck(BaseModule):
         levels = [torch.cat([p, F.interpolate(score.to(p.dtype), size=p.shape[-2:], mode='bilinear',
                                               align_corners=True)], dim=1) for p in pyramid]
         return tuple(self.fpn(levels)), dict(score_map=score)
-
