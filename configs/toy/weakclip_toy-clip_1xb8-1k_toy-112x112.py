@@ -48,4 +48,4 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
 # a row of tools/analysis_tools/compare_methods.py: trained on the plain CAM row's CRF pseudo labels
-toy_compare = dict(name='WeakCLIP (toy-clip, CAM seeds)', seeds='CAM')
+toy_compare = dict(name='WeakCLIP (toy-clip)', seeds='CAM')

@@ -33,10 +33,16 @@ def test_refiner_rows_come_after_their_seeds():
     assert [r['name'] for r in tool.order_rows(rows)] == ['CAM', 'X', 'W']
     with pytest.raises(ValueError, match="seeds of 'ECA'"):
         tool.order_rows([dict(name='W', seeds='ECA'), dict(name='CAM')])
+    # --refine-seeds: one refiner row per named source, in that order; a refiner is not a source
+    rows = tool.order_rows([dict(name='W', seeds='CAM'), dict(name='CAM'), dict(name='C')], ['C', 'CAM'])
+    assert [(r['name'], r.get('seeds')) for r in rows] == [('CAM', None), ('C', None), ('W', 'C'), ('W', 'CAM')]
+    with pytest.raises(ValueError, match="seeds of 'W'"):
+        tool.order_rows([dict(name='W', seeds='CAM'), dict(name='CAM')], ['W'])
 
 
 def test_end_to_end_on_a_tiny_toy_set(tmp_path):
     out = tmp_path / 'cmp'
+    stem = 'clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112'
     # WeakCLIP's toy row with a random toy-clip (the suite does not build toy teachers), refining the CAM row
     weakclip = tmp_path / 'weakclip_random_clip.py'
     weakclip.write_text(f"_base_ = ['{ROOT}/configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py']\n"
@@ -44,14 +50,17 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
                         "toy_compare = dict(name='WeakCLIP', seeds='CAM')\n")
     res = run_tool('tools/analysis_tools/compare_methods.py', str(weakclip), RANDOM_CLIMS, '--seeds', '3', '--iters', '2',
                    '--init-iters', '2', '--retrain-iters', '2', '--num-train', '8', '--num-val', '4',
-                   '--workers', '0', '--out', str(out), timeout=900)
+                   '--workers', '0', '--refine-seeds', 'CAM', stem, '--out', str(out), timeout=900)
     results = json.load(open(out / 'results.json'))['seed 3']
-    stem = 'clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112'
     assert list(results) == ['all background', 'CAM, shared start (2 it)', 'CAM (+2 it)', f'{stem} (+2 it)',
-                             'WeakCLIP (2 it)']
-    refined = results['WeakCLIP (2 it)']  # its pseudo masks on train, its decoder on val, retrained on
-    assert set(refined) >= {'pseudo_miou', 'decoder_miou', 'retrain_miou'} and 'cam_miou' not in refined
-    assert 0 <= refined['pseudo_miou'] <= 100
+                             'WeakCLIP on CAM seeds (2 it)', f'WeakCLIP on {stem} seeds (2 it)']
+    for source in ('CAM', stem):  # its pseudo masks on train, its decoder on val, retrained on
+        refined = results[f'WeakCLIP on {source} seeds (2 it)']
+        assert set(refined) >= {'pseudo_miou', 'decoder_miou', 'retrain_miou'} and 'cam_miou' not in refined
+        assert 0 <= refined['pseudo_miou'] <= 100
+    # each was trained on its own source's CRF pseudo labels
+    assert 'pseudo_label_dir=' + str(out / 'seed3' / 'row0' / 'pseudo_labels') in res.stdout
+    assert 'pseudo_label_dir=' + str(out / 'seed3' / 'row1' / 'pseudo_labels') in res.stdout
     for row in list(results)[2:4]:
         r = results[row]
         assert set(r) >= {'cam_miou', 'bg_thr', 'context_as_foreground', 'object_recall', 'pseudo_miou',

@@ -239,3 +239,11 @@ def test_multi_stage_pipeline_learns_above_all_background(tmp_path):
     run_tool('tools/test.py', TOY_SEG_CFG, str(tmp_path / 'seg' / f'iter_{n}.pth'), '--work-dir',
              str(tmp_path / 'seg_test'), *toy_options(root))
     assert read_logged_metrics(str(tmp_path / 'seg_test'))['mIoU'] > val_bg + 3
+
+
+def test_benchmark_counts_encoder_runs():
+    """WeakCLIP's learnable-prompt text tower runs once per training step and once per inference batch."""
+    res = run_tool('tools/analysis_tools/benchmark.py', 'configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py',
+                   '--batch', '2', '--size', '64', '--iters', '2', '--warmup', '1', '--cfg-options',
+                   'model.backbone.pretrained=None', 'model.encoders.text.pretrained=None')
+    assert 'encoder runs text 1.00/step 1.00/batch' in res.stdout

@@ -5,7 +5,8 @@
     python tools/analysis_tools/benchmark.py --par [--batch 4 --size 256 --classes 21 --device cpu]
 
 Prints seconds per training step (forward + backward + SGD step) and per inference batch, and peak memory
-(CUDA: max allocated; CPU: peak resident set size of the process). ``--at-iter`` times the training step as at
+(CUDA: max allocated; CPU: peak resident set size of the process), and how many times each of the model's
+encoders (frozen teachers, prompt-learning text towers: ``model.encoders``) ran per step and per batch. ``--at-iter`` times the training step as at
 that iteration (terms with a later ``start_iter`` are off before it: ECA's CARM, correspondence and affinity
 terms start at 2k). ``--par`` times PAR (AFA's refinement, the hot spot of AFA / ECA pseudo labels) as
 implemented (``par_refine``) against the straightforward per-dilation loop (``par_refine_loop``) on the same
@@ -40,6 +41,28 @@ def fake_batch(num_classes, batch, size, device):
         s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, size, size), generator=g).to(device))
         samples.append(s)
     return inputs, samples
+
+
+def encoder_runs(model) -> dict:
+    """A dict that counts, from now on, the runs of each of ``model.encoders`` (name -> runs): outermost calls of
+    its ``forward``, ``encode`` or ``encode_batch`` (a call made inside another is the same run)."""
+    runs = {}
+    for name, enc in getattr(model, 'encoders', {}).items():
+        depth = [0]
+        for attr in ('forward', 'encode', 'encode_batch'):
+            fn = getattr(enc, attr, None)
+            if fn is None:
+                continue
+
+            def counted(*a, _fn=fn, _name=name, _depth=depth, **k):
+                runs[_name] = runs.get(_name, 0) + (_depth[0] == 0)
+                _depth[0] += 1
+                try:
+                    return _fn(*a, **k)
+                finally:
+                    _depth[0] -= 1
+            setattr(enc, attr, counted)
+    return runs
 
 
 def timed(fn, iters, warmup, device):
@@ -111,7 +134,10 @@ def main(argv=None):
         model.eval()
         model.predict(inputs, copy.deepcopy(samples))
 
+    runs = encoder_runs(model)
     t_train = timed(train_step, args.iters, args.warmup, args.device)
+    train_runs = dict(runs)
+    runs.clear()
     t_infer = timed(infer, args.iters, args.warmup, args.device)
     if args.device.startswith('cuda'):
         mem = f'{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB (CUDA max allocated)'
@@ -125,6 +151,10 @@ def main(argv=None):
     print(f'train step  {t_train:.4f} s/iter ({args.batch / t_train:.1f} img/s)')
     print(f'inference   {t_infer:.4f} s/batch ({args.batch / t_infer:.1f} img/s)')
     print(f'peak memory {mem}')
+    if train_runs or runs:
+        n = args.iters + args.warmup
+        print('encoder runs ' + ', '.join(
+            f'{k} {train_runs.get(k, 0) / n:.2f}/step {runs.get(k, 0) / n:.2f}/batch' for k in model.encoders))
 
 
 if __name__ == '__main__':

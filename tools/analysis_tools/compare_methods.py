@@ -1,7 +1,8 @@
 """Compare WSSS methods on a generated toy set: same start, same iterations, one table and one chart.
 
     python tools/analysis_tools/compare_methods.py [CONFIG ...] [--seeds 0 1 2] [--iters 1000]
-        [--init-iters 1000] [--retrain-iters 1000] [--no-retrain] [--out work_dirs/compare_methods]
+        [--init-iters 1000] [--retrain-iters 1000] [--no-retrain] [--refine-seeds CAM 'CLIMS (toy-clip)']
+        [--out work_dirs/compare_methods]
 
 CONFIG defaults to every toy config of a method: the files in configs/toy/ that declare ``toy_compare =
 dict(name=..., init=...)``. For each seed:
@@ -25,10 +26,11 @@ dict(name=..., init=...)``. For each seed:
    row and train --iters on its CRF pseudo labels (``pseudo_label_dir``) from their own initialisation; their
    decoder is tested on val, and their pseudo masks on train (decoder predictions, classes outside the image
    label -> 255, dense CRF) fill the CRF pseudo-label column, to read against the seeds' row (and, unless
-   --no-retrain, are retrained on like the others).
+   --no-retrain, are retrained on like the others). ``--refine-seeds A B`` makes one such row per named seed
+   source instead of the config's (``WeakCLIP (toy-clip) on CLIMS (toy-clip) seeds``).
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
-when there are several) and OUT/results.png (bar chart). The README's results table is this script's output.
+when there are several) and OUT/results.png (bar chart), all three after every seed. The README's results table is this script's output.
 """
 import argparse
 import glob
@@ -89,9 +91,13 @@ def row_spec(cfg: str) -> dict:
     return dict(name=name, config=cfg, init=spec.get('init', 'cam'), seeds=spec.get('seeds'))
 
 
-def order_rows(rows: list) -> list:
-    """Rows that refine another row's seeds (``seeds=<row name>``) after that row; an unknown name is an error."""
-    names = [r['name'] for r in rows]
+def order_rows(rows: list, refine_seeds=None) -> list:
+    """Rows that refine another row's seeds (``seeds=<row name>``) after the others; with ``refine_seeds`` (row
+    names), one refiner row per name instead of the config's. A name that is not a method row is an error."""
+    if refine_seeds:
+        rows = [r for r in rows if r.get('seeds') is None] + [
+            dict(r, seeds=src) for r in rows if r.get('seeds') is not None for src in refine_seeds]
+    names = [r['name'] for r in rows if r.get('seeds') is None]
     for r in rows:
         if r.get('seeds') is not None and r['seeds'] not in names:
             raise ValueError(f'row {r["name"]!r} refines the seeds of {r["seeds"]!r}, which is not among the rows '
@@ -246,7 +252,7 @@ def one_seed(seed: int, rows: list, args) -> dict:
             if row.get('seeds') is not None:  # a refiner: trained on another row's pseudo labels
                 ckpt = train(row['config'], work, args.iters, data, log,
                              f'train_dataloader.dataset.pseudo_label_dir={crf_label_dir(row_work[row["seeds"]])}')
-                label = f'{row["name"]} ({args.iters} it)'
+                label = f'{row["name"]} on {row["seeds"]} seeds ({args.iters} it)'
                 results[label] = measure_refiner(row['config'], ckpt, work, data, args, log)
             else:
                 if row['init'] == 'cam':
@@ -319,6 +325,8 @@ def main(argv=None):
     p.add_argument('--init-iters', type=int, default=1000)
     p.add_argument('--retrain-iters', type=int, default=1000)
     p.add_argument('--no-retrain', dest='retrain', action='store_false')
+    p.add_argument('--refine-seeds', nargs='+', metavar='ROW',
+                   help="seed sources of the refiner rows (row names, e.g. CAM 'CLIMS (toy-clip)'); one row each")
     p.add_argument('--num-train', type=int, default=600, help='toy set size (make_toy_voc.py)')
     p.add_argument('--num-val', type=int, default=100)
     p.add_argument('--workers', type=int, default=1, help='CRF worker processes of make_pseudo_labels.py')
@@ -327,7 +335,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     os.chdir(ROOT)
     configs = args.configs or method_configs()
-    rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs])
+    rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs],
+                      args.refine_seeds)
     if osp.isdir(args.out) and not args.keep:
         shutil.rmtree(args.out)
     os.makedirs(args.out, exist_ok=True)
@@ -336,13 +345,13 @@ def main(argv=None):
     for seed in args.seeds:
         all_results[f'seed {seed}'] = one_seed(seed, rows, args)
         atomic_write_text(f'{args.out}/results.json', json.dumps(all_results, indent=1))
-    seeds = ', '.join(str(s) for s in args.seeds)
-    title = (f'toy sets of seed {seeds}: shared start {args.init_iters} it, then {args.iters} it per row '
-             f'(rows with their own start: {args.init_iters + args.iters} it)' +
-             (f'; retrain {args.retrain_iters} it' if args.retrain else ''))
-    md = f'{title} ({time.time() - start:.0f} s)\n\n{table(all_results)}\n'
-    atomic_write_text(f'{args.out}/results.md', md)
-    chart(all_results, f'{args.out}/results.png', title)
+        seeds = ', '.join(s[len('seed '):] for s in all_results)
+        title = (f'toy sets of seed {seeds}: shared start {args.init_iters} it, then {args.iters} it per row '
+                 f'(rows with their own start: {args.init_iters + args.iters} it)' +
+                 (f'; retrain {args.retrain_iters} it' if args.retrain else ''))
+        md = f'{title} ({time.time() - start:.0f} s)\n\n{table(all_results)}\n'
+        atomic_write_text(f'{args.out}/results.md', md)
+        chart(all_results, f'{args.out}/results.png', title)
     print('\n' + md)
     print(f'written: {args.out}/results.json, results.md, results.png')
 
