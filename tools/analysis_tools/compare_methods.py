@@ -40,6 +40,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -308,9 +309,9 @@ def chart(all_results: dict, path: str, title: str):
             stds.append(np.std(v) if len(v) > 1 else 0)
         ax.bar(np.arange(len(cols)) + (i - (len(rows) - 1) / 2) * width, means, width, yerr=stds, label=r,
                capsize=2)
-    ax.set_xticks(np.arange(len(cols)), [h for _, h in cols])
+    ax.set_xticks(np.arange(len(cols)), [h.replace(' (', '\n(') for _, h in cols])
     ax.set_ylabel('mIoU (%)')
-    ax.set_title(title, fontsize=9)
+    ax.set_title('\n'.join(textwrap.wrap(title, 100)), fontsize=9)
     ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
