@@ -6,12 +6,12 @@
 
 Prints seconds per training step (forward + backward + SGD step) and per inference batch, and peak memory
 (CUDA: max allocated; CPU: peak resident set size of the process), and how many times each of the model's
-encoders (frozen teachers, prompt-learning text towers: ``model.encoders``) ran per step and per batch. ``--at-iter`` times the training step as at
-that iteration (terms with a later ``start_iter`` are off before it: ECA's CARM, correspondence and affinity
-terms start at 2k). ``--par`` times PAR (AFA's refinement, the hot spot of AFA / ECA pseudo labels) as
-implemented (``par_refine``) against the straightforward per-dilation loop (``par_refine_loop``) on the same
-inputs (AFA's defaults: dilations 1-24, 10 iterations; its pseudo labels run it at half the crop) and their
-largest difference. Numbers, not assertions: run it on the machine you care about.
+encoders (frozen teachers, prompt-learning text towers: ``model.encoders``) ran per step and per batch.
+``--at-iter`` times the training step as at that iteration (terms with a later ``start_iter`` are off before it:
+ECA's CARM, correspondence and affinity terms start at 2k). ``--par`` times PAR (AFA's refinement, the hot spot
+of AFA / ECA pseudo labels) as implemented (``par_refine``) against the straightforward per-dilation loop
+(``par_refine_loop``) on the same inputs (AFA's defaults: dilations 1-24, 10 iterations; its pseudo labels run it
+at half the crop) and their largest difference. Numbers, not assertions: run it on the machine you care about.
 """
 import argparse
 import copy

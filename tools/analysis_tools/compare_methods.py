@@ -30,7 +30,8 @@ dict(name=..., init=...)``. For each seed:
    source instead of the config's (``WeakCLIP (toy-clip) on CLIMS (toy-clip) seeds``).
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
-when there are several) and OUT/results.png (bar chart), all three after every seed. The README's results table is this script's output.
+when there are several) and OUT/results.png (bar chart), all three after every seed. The README's results table
+is this script's output.
 """
 import argparse
 import glob
