@@ -9,7 +9,7 @@ _base_ = ['./eca_mit-b1_dino-vits8_2xb4-18k_voc12aug-512x512.py']
 model = dict(
     decode_head=dict(loss_decode=dict(_delete_=True, type='BgFgBalancedCrossEntropyLoss')),
     pseudo_labels=dict(
-        cam=dict(affinity_term='aff', affinity_start_iter=6000),
+        cam=dict(affinity='affinity', affinity_start_iter=6000),
         carm=dict(seed_bg=0.45, seed_count='code', classes='cam_label', fg_mode='binary', fg_gate_thr=-0.5,
                   calib_power=1.5, calib_renorm=False, calib_min_classes=2, calib_norm_similarity=True,
                   proto_update='top', proto_top=8, bg_clip=(0.1, 0.6))),

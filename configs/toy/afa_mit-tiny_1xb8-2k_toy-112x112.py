@@ -16,9 +16,10 @@ model = dict(
                   sr_ratios=[4, 2, 1, 1], drop_path_rate=0.0,
                   init_cfg=dict(type='Pretrained', checkpoint='data/toy_teachers/toy_mit.pth')),
     cam_head=dict(in_channels=64, num_classes=5),
+    heads=dict(affinity=dict(in_channels=8)),
     decode_head=dict(in_channels=[16, 32, 64, 64], channels=64, num_classes=6, norm_cfg=norm_cfg),
     pseudo_labels=dict(cam=dict(affinity_start_iter=propagate, refine=dict(dilations=(1, 2, 4, 8)))),
-    losses=dict(seg=dict(start_iter=warm), aff=dict(in_channels=8, radius=8, start_iter=warm)),
+    losses=dict(seg=dict(start_iter=warm), aff=dict(radius=8, start_iter=warm)),
     test_cfg=dict(bg_thr=0.3))
 max_iters = 2000
 val_interval = 1000

@@ -23,6 +23,9 @@ model = dict(
             bg_prompts=dict(boat=['water', 'river'], train=['railroad', 'railway'], cow=['grass']),
             in_checkpoint=True)),
     cam_head=dict(_delete_=True, type='SigmoidCAMHead', in_channels=128, num_classes=5),
+    # the pseudo labels read ReLU CAMs (as CLIMS's code does); a sigmoid head's 'cams' are sigmoid maps, so
+    # they are read from its logits (ReLU'd), the same maps as the CAM baseline's
+    pseudo_labels=dict(cam=dict(cams='cam_logits')),
     losses=dict(
         _delete_=True,
         clims=dict(type='CLIMSLoss', image_encoder='clip_image', text_encoder='clip_text',

@@ -8,11 +8,11 @@ warm = 500
 model = dict(
     encoders=dict(dino=dict(type='DINOViTEncoder', arch='toy-dino', checkpoint='data/toy_teachers/toy_dino.pth')),
     pseudo_labels=dict(
-        cam=dict(affinity_term=None),
+        cam=dict(affinity=None),
         carm=dict(
             type='CARMPseudoLabel',
             encoder='dino',
-            cam_source='cam',
+            seeds='cam',
             scales=(1.0, 0.5),
             top_k=0.3,
             # toy-only: toy-dino's keys are not DINO's. At ECA's 0.15 nearly every toy-dino key pair is "affine"
@@ -31,6 +31,6 @@ model = dict(
         seg_carm=dict(type='DecodeLoss', labels='carm', weight=0.1, start_iter=warm),
         corr=dict(type='CAMCorrespondenceLoss', labels='cam', num_views=2, view_size=56, grid=14, form='js',
                   weight=0.1, start_iter=warm),
-        aff=dict(type='AffinityFromAttentionLoss', in_channels=8, radius=8, labels='carm', weight=0.1,
+        aff=dict(type='AffinityFromAttentionLoss', affinity='affinity', radius=8, labels='carm', weight=0.1,
                  start_iter=warm)))
 toy_compare = dict(name='ECA (toy-dino)', init=None)

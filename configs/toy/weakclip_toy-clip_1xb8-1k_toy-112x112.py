@@ -14,8 +14,9 @@ norm_cfg = dict(type='BN', requires_grad=True)
 seed_dir = 'work_dirs/toy_seeds'
 model = dict(
     data_preprocessor=dict(size=(112, 112)),
-    backbone=dict(model_name='toy-clip', pretrained=toy_clip, out_indices=(0, 1, 2, 2)),
-    encoders=dict(text=dict(model_name='toy-clip', pretrained=toy_clip,
+    # quick_gelu=None: toy-clip's own activation (GELU, as it was trained), not the base's OpenAI QuickGELU
+    backbone=dict(model_name='toy-clip', pretrained=toy_clip, quick_gelu=None, out_indices=(0, 1, 2, 2)),
+    encoders=dict(text=dict(model_name='toy-clip', pretrained=toy_clip, quick_gelu=None,
                             class_names=['background', 'boat', 'train', 'cow', 'bird', 'bottle'])),
     neck=dict(
         adapter=dict(embed_dim=128, norm_cfg=norm_cfg),

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .labels import resize_labels
+
 
 def max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
     """ReLU then per-image, per-class max normalisation to [0, 1] (CAM, Zhou et al. 2016; IRNet)."""
@@ -91,7 +93,7 @@ def restore_labels_to_image(labels: Tensor, meta: dict) -> Tensor:
     if meta.get('flip', False):
         labels = labels.flip(dims=(1, ) if meta.get('flip_direction') == 'horizontal' else (0, ))
     size = tuple(meta.get('ori_shape', labels.shape)[:2])
-    return F.interpolate(labels[None, None].float(), size=size, mode='nearest')[0, 0].long()
+    return resize_labels(labels, size)
 
 
 def multi_scale_flip_cams(cam_fn, inputs: Tensor, scales: Sequence[float] = (1.0, ), flip: bool = False,

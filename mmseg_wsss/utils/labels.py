@@ -42,3 +42,16 @@ def img_labels_multi_hot(samples: Sequence[Union[Mapping, object]], num_fg: int,
                              f'than the model ({num_fg} foreground); set num_classes to match the dataset')
         labels[i, [int(c) - 1 for c in ids]] = 1
     return labels
+
+
+def with_background(img_labels: Tensor) -> Tensor:
+    """(B, 1 + K) bool: background (always present) then the foreground multi-hot labels (B, K); column c is
+    segmentation id c, the mask of classes an image may contain."""
+    return torch.cat([img_labels.new_ones(img_labels.shape[0], 1), img_labels], dim=1).bool()
+
+
+def resize_labels(labels: Tensor, size) -> Tensor:
+    """Hard labels (..., H, W) nearest-resized to ``size`` (h, w), long: label maps are never interpolated."""
+    lead = labels.shape[:-2]
+    flat = labels.reshape(-1, 1, *labels.shape[-2:]).float()
+    return torch.nn.functional.interpolate(flat, size=tuple(size), mode='nearest').long().view(*lead, *size)

@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
+from open_clip.transformer import QuickGELU
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub
@@ -13,6 +14,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
 
 from tests.conftest import ROOT
+
+from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
@@ -36,6 +39,20 @@ def _without_downloads(cfg):
         for v in cfg:
             _without_downloads(v)
     return cfg
+
+
+def clip_pretrained_tags(cfg) -> set:
+    """The ``pretrained`` values of the config's CLIP towers."""
+    found = set()
+    if isinstance(cfg, dict):
+        if str(cfg.get('type', '')).startswith('OpenCLIP'):
+            found.add(cfg.get('pretrained'))
+        for v in cfg.values():
+            found |= clip_pretrained_tags(v)
+    elif isinstance(cfg, (list, tuple)):
+        for v in cfg:
+            found |= clip_pretrained_tags(v)
+    return found
 
 
 def _data_root_for(cfg, toy_root, voc_like_root, coco_like_root):
@@ -65,7 +82,7 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
             ((0.1, 0.05, 0.1) if 'coco' in name else (0.1, 0.1, 0.1))
         if name.startswith('eca_'):  # the paper's defaults
             assert carm.get('seed_bg', 'paper') == 'paper' and losses.corr.form == 'js'
-            assert losses.aff.labels == 'carm' and cfg.model.pseudo_labels.cam.affinity_term is None
+            assert losses.aff.labels == 'carm' and cfg.model.pseudo_labels.cam.affinity is None
     if name.startswith('weakclip'):
         m = cfg.model
         assert m.backbone.type == 'OpenCLIPImageEncoder' and m.neck.type == 'TextGuidedNeck'
@@ -112,6 +129,11 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     model_cfg = _without_downloads(copy.deepcopy(cfg.model))
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
     assert model.num_classes == num_classes
+    # OpenAI's CLIP towers run with QuickGELU (their training activation), every other tower with its own GELU
+    clip_parts = [m for m in model.modules() if type(m).__name__.startswith('OpenCLIP')]
+    for part in clip_parts:
+        quick = any(isinstance(m, QuickGELU) for m in part.modules())
+        assert quick == (clip_pretrained_tags(cfg.model) == {'openai'}), type(part).__name__
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.data_root = root
     if ds_cfg.get('pseudo_label_dir'):
@@ -135,7 +157,7 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         hub.update_info('iter', 0)
     if '/toy/' in path:
         assert all(any(k.startswith(f'{name}.') for k in losses) for name in cfg.model.get('losses') or {})
-    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total = sum(v for k, v in losses.items() if is_loss_key(k))
     assert torch.isfinite(total)
     total.backward()
 

@@ -10,6 +10,7 @@ from mmengine.logging import MessageHub
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 from mmseg_wsss.models.losses import bg_fg_balanced_ce
 from mmseg_wsss.models.pseudo_labels.cam_pseudo_label import background_softmax, band_labels
 from tests.conftest import ROOT
@@ -75,9 +76,9 @@ def test_eca_toy_model_sources_and_terms():
     assert not torch.equal(bank, model.pseudo_label_sources['carm'].memory.bank)  # prototypes moved in training
     for key in ('cls.loss', 'seg_cam.loss_ce', 'seg_carm.loss_ce', 'corr.loss', 'aff.loss'):
         assert torch.isfinite(losses[key])
-    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    sum(v for k, v in losses.items() if is_loss_key(k)).backward()
     assert model.cam_head.classifier.weight.grad.abs().sum() > 0
-    assert model.loss_terms['aff'].proj.weight.grad.abs().sum() > 0
+    assert model.heads['affinity'].proj.weight.grad.abs().sum() > 0
     # the hook's view (eval mode) does not move the prototypes
     model.eval()
     bank = model.pseudo_label_sources['carm'].memory.bank.clone()
@@ -109,7 +110,7 @@ def test_correspondence_term_trains_the_cams_through_local_views():
      'pseudo_labels.carm.calib_power': 1.5, 'pseudo_labels.carm.calib_renorm': False,
      'pseudo_labels.carm.calib_min_classes': 2, 'pseudo_labels.carm.calib_norm_similarity': True,
      'pseudo_labels.carm.proto_update': 'top', 'pseudo_labels.carm.bg_clip': (0.1, 0.6)},
-    {'pseudo_labels.cam.affinity_term': 'aff', 'pseudo_labels.cam.affinity_start_iter': 0},
+    {'pseudo_labels.cam.affinity': 'affinity', 'pseudo_labels.cam.affinity_start_iter': 0},
 ], ids=['carm-code-options', 'afa-affinity-propagation'])
 def test_code_options_run(changes):
     model = toy_eca(**changes)

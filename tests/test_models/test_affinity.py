@@ -1,6 +1,8 @@
 """AFA's affinity from attention: labels (Eq. 2 target), the balanced loss, propagation, the loss term."""
+import pytest
 import torch
 
+from mmseg_wsss.models.heads import AttentionAffinityHead
 from mmseg_wsss.models.loss_terms import AffinityFromAttentionLoss
 from mmseg_wsss.models.losses import affinity_labels, affinity_loss, propagate_with_affinity, radius_mask
 
@@ -53,21 +55,26 @@ def test_propagate_with_affinity_transcription():
 
 
 class _Ctx:
-    def __init__(self, attn):
-        self.extras = dict(attn_logits=attn, attn_hw=(4, 4))
-        self.cache = {}
+    def __init__(self, head_outputs):
+        self.head_outputs = head_outputs
 
 
-def test_affinity_term_symmetrises_and_trains_the_attention():
+def test_affinity_head_symmetrises_and_the_term_trains_it():
     torch.manual_seed(0)
     attn = torch.randn(2, 3, 16, 16, requires_grad=True)
-    term = AffinityFromAttentionLoss(in_channels=3, radius=2)
-    ctx = _Ctx(attn)
-    pred = term.predict(ctx)
-    assert pred.shape == (2, 16, 16) and torch.allclose(pred, pred.transpose(1, 2), atol=1e-6)
-    assert term.predict(ctx) is pred  # once per batch
+    head = AttentionAffinityHead(in_channels=3)
+    out = head((), dict(attn_logits=attn, attn_hw=(4, 4)))
+    pred = out['affinity']
+    assert pred.shape == (2, 16, 16) and torch.allclose(pred, pred.transpose(1, 2), atol=1e-6) and out['grid'] == (4, 4)
+    direct = torch.sigmoid(torch.einsum('m,bmij->bij', head.proj.weight.flatten(), attn + attn.transpose(-2, -1))
+                           + head.proj.bias)
+    assert torch.allclose(pred, direct, atol=1e-6)
+    term = AffinityFromAttentionLoss(affinity='aff', radius=2)
+    ctx = _Ctx(dict(aff=out))
     labels = torch.randint(0, 3, (2, 16, 16))
-    out = term(ctx, labels=[labels, labels])  # several sources are averaged
-    assert torch.allclose(out['loss'], term(ctx, labels=labels)['loss'])
-    out['loss'].backward()
-    assert attn.grad.abs().sum() > 0 and term.proj.weight.grad.abs().sum() > 0
+    loss = term(ctx, labels=[labels, labels])  # several sources are averaged
+    assert torch.allclose(loss['loss'], term(ctx, labels=labels)['loss'])
+    loss['loss'].backward()
+    assert attn.grad.abs().sum() > 0 and head.proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='attention logits'):
+        head((), {})

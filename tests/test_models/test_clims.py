@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
+from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 from mmseg_wsss.models.clip import tiny_clip_cfg
 from mmseg_wsss.models.clip.prompts import VOC12_CLIP_NAMES
 from mmseg_wsss.models.losses import btm_loss, cbs_loss, otm_loss, reg_loss
@@ -71,10 +72,12 @@ def test_reg_and_code_variants():
 
 
 def build_encoders():
-    return dict(
+    """The two towers, frozen as the segmentor freezes encoders (its default ``frozen=True``)."""
+    encoders = dict(
         clip_image=MODELS.build(dict(type='OpenCLIPImageEncoder', model_name='tiny', pretrained=None, model_cfg=CFG)),
         clip_text=MODELS.build(dict(type='OpenCLIPTextEncoder', model_name='tiny', pretrained=None, model_cfg=CFG,
                                     class_names=NAMES, templates='clims', bg_prompts=BG)))
+    return {k: e.requires_grad_(False).eval() for k, e in encoders.items()}
 
 
 def build_term(**kw):
@@ -97,6 +100,10 @@ class FakeContext:
 
     def encoder(self, name):
         return self.encoders[name]
+
+    def map(self, name, kinds):
+        assert name == 'cams' and 'sigmoid' in kinds  # sigmoid-head CAMs, as CLIMS's default asks for
+        return self.cams
 
     def encoded(self, name):
         self.text_runs += 1
@@ -189,7 +196,7 @@ def test_code_variant_equals_official_formulas(thr):
                                                 bg_prompts=['river', 'lake', 'railroad'])))
     term = build_term(alpha=10.0, beta=24.0, gamma=1.0, delta=0.2, variant='code', cbs_thr=thr)
     ctx = FakeContext(encoders, [[1, 1, 0], [0, 1, 1], [1, 0, 0]])
-    sims = term.similarities(ctx, ctx.images)
+    sims = term.similarities(ctx, ctx.images, ctx.cams)
     assert sims['owner_mask'].all()  # a shared list belongs to every class
     out = term(ctx)
     ref = official_code_transcription(sims['s_oo'], sims['s_bo'], sims['s_ob'], thr, cams=ctx.cams)
@@ -254,7 +261,7 @@ def test_cam_network_learns_only_through_the_evaluator():
     assert set(losses) >= {'clims.loss_otm', 'clims.loss_btm', 'clims.loss_cbs', 'clims.loss_reg'}
     assert not any('cls' in k for k in losses)  # Eq. 13 has no classification term
     assert len(text_runs) == 1  # fixed prompts: buffers, read once per batch
-    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    sum(v for k, v in losses.items() if is_loss_key(k)).backward()
     assert model.cam_head.classifier.weight.grad.abs().sum() > 0
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.encoders.parameters())

@@ -64,7 +64,8 @@ def test_class_name_tables_and_bad_bg_prompts():
 
 
 def test_image_encoder_evaluator_and_backbone():
-    enc = OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=CFG, out_indices=(0, -1))
+    enc = OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=CFG, out_indices=(0, -1),
+                               train_blocks=0)
     assert not any(p.requires_grad for p in enc.parameters())
     x = torch.rand(3, 3, 50, 70, requires_grad=True)
     emb = enc.encode(x)
@@ -78,7 +79,7 @@ def test_image_encoder_evaluator_and_backbone():
     assert torch.allclose(enc.encode(img), ref, atol=1e-5)
     maps = enc(torch.rand(2, 3, 48, 64))
     assert [m.shape for m in maps] == [(2, 32, 6, 8), (2, 32, 6, 8)]
-    assert not maps[0].requires_grad  # frozen backbone runs without autograd by default
+    assert not maps[0].requires_grad  # a frozen tower runs without autograd
     tok = enc.forward_tokens(img[:1])
     assert tok['cls'].shape == (1, 32) and tok['patches'].shape == (1, 16, 32)
     # the class token of the native-size forward is open_clip's image embedding
@@ -130,3 +131,79 @@ def test_resnet_clip_tower():
     assert [m.shape[1:] for m in maps] == [(128, 8, 12), (512, 2, 3)]
     with pytest.raises(NotImplementedError):
         enc.forward_tokens(torch.rand(1, 3, 64, 64))
+
+
+def test_trainable_tower_last_blocks_and_block_tokens():
+    """DALNet's access: a tower whose last k blocks train, with class and patch tokens of chosen blocks before
+    and after the final LayerNorm + projection."""
+    cfg = tiny_clip_cfg(layers=3)
+    torch.manual_seed(0)
+    enc = OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=cfg, out_indices=(-1, ),
+                               train_blocks=2, token_blocks=(1, -1))
+    trained = {n.split('.')[1] if not n.startswith('visual.transformer') else '.'.join(n.split('.')[:4])
+               for n, p in enc.named_parameters() if p.requires_grad}
+    assert trained == {'visual.transformer.resblocks.1', 'visual.transformer.resblocks.2', 'ln_post', 'proj'}
+    img = torch.rand(2, 3, 32, 32)
+    feats, extras = enc.forward_with_extras((img - enc.mean) / enc.std)
+    tokens = extras['tokens']
+    assert sorted(tokens) == [1, 2]
+    assert tokens[1]['cls'].shape == (2, 32) and tokens[1]['patches'].shape == (2, 16, 32)
+    assert tokens[1]['cls_proj'].shape == (2, 32) and tokens[1]['patches_proj'].shape == (2, 16, 32)
+    v = enc.visual
+    assert torch.allclose(tokens[1]['cls_proj'], v.ln_post(tokens[1]['cls']) @ v.proj, atol=1e-6)
+    assert torch.equal(tokens[2]['cls_proj'], extras['cls'])
+    with torch.no_grad():  # the last block's projected class token is open_clip's image embedding
+        assert torch.allclose(extras['cls'], v((img - enc.mean) / enc.std), atol=1e-5)
+    tokens[1]['patches_proj'].sum().backward()
+    grads = {n: p.grad for n, p in enc.named_parameters()}
+    assert grads['visual.transformer.resblocks.1.attn.in_proj_weight'].abs().sum() > 0
+    assert grads['visual.ln_post.weight'].abs().sum() > 0
+    assert grads['visual.transformer.resblocks.0.attn.in_proj_weight'] is None  # frozen, run without autograd
+    assert grads['visual.conv1.weight'] is None
+    assert not feats[0].requires_grad or feats[0].grad_fn is not None
+    with pytest.raises(ValueError, match='train_blocks'):
+        OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=cfg, train_blocks=4)
+
+
+def test_layer_wise_learning_rates():
+    cfg = tiny_clip_cfg(layers=3)
+    model = torch.nn.ModuleDict(dict(
+        backbone=OpenCLIPImageEncoder(model_name='tiny', pretrained=None, model_cfg=cfg),
+        head=torch.nn.Linear(4, 2)))
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper', constructor='FrozenAwareOptimWrapperConstructor', optimizer=dict(type='AdamW', lr=1.0),
+        paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.0)}, layer_decay=dict(module='backbone', rate=0.5))))
+    lr = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
+    named = dict(model.named_parameters())
+    assert lr[id(named['backbone.visual.conv1.weight'])] == 0.5 ** 4          # embeddings: rate^(L + 1)
+    for i in range(3):                                                         # block i: rate^(L - i)
+        assert lr[id(named[f'backbone.visual.transformer.resblocks.{i}.mlp.c_fc.weight'])] == 0.5 ** (3 - i)
+    assert lr[id(named['backbone.visual.proj'])] == 1.0 and lr[id(named['head.weight'])] == 10.0
+
+
+def test_quick_gelu_for_openai_weights(tmp_path, monkeypatch):
+    """OpenAI's towers run with QuickGELU (their training activation), taken from the pretrained tag before it
+    becomes a local file; other weights keep GELU (open_clip issue 771)."""
+    assert oc.quick_gelu_for('ViT-B-16', 'openai') is True
+    assert oc.quick_gelu_for('ViT-B-16', 'laion2b_s34b_b88k') is False
+    f = tmp_path / 'weights.bin'
+    f.write_bytes(b'')
+    assert oc.quick_gelu_for('ViT-B-16', str(f)) is False and oc.quick_gelu_for('ViT-B-16', str(f), True) is True
+    with pytest.raises(ValueError, match='contradicts the pretrained tag'):
+        oc.quick_gelu_for('ViT-B-16', 'openai', False)
+    quick = open_clip.transformer.QuickGELU
+    assert any(isinstance(m, quick) for m in oc.build_open_clip('tiny', None, CFG, quick_gelu=True).modules())
+    assert not any(isinstance(m, quick) for m in oc.build_open_clip('tiny', None, CFG).modules())
+    # the named-model path passes it on to open_clip (weights resolution stubbed: nothing can be fetched here)
+    calls = []
+
+    def create_model(name, pretrained=None, force_quick_gelu=False):
+        calls.append((name, pretrained, force_quick_gelu))
+        return open_clip.CLIP(**CFG, quick_gelu=force_quick_gelu)
+    monkeypatch.setattr(oc, 'resolve_pretrained', lambda name, tag, key: f'/cache/{name}-{tag}.bin')
+    monkeypatch.setattr(oc.open_clip, 'create_model', create_model)
+    enc = OpenCLIPImageEncoder(model_name='ViT-B-16', pretrained='openai')
+    assert calls[-1] == ('ViT-B-16', '/cache/ViT-B-16-openai.bin', True)
+    assert any(isinstance(m, quick) for m in enc.modules())
+    oc.build_open_clip('ViT-B-16', 'laion2b_s34b_b88k')
+    assert calls[-1][2] is False

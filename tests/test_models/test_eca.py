@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmseg_wsss.models.losses.eca import (background_cam, calibrate, cam_distribution, class_aware_maps,
                                           correspondence_loss_code, correspondence_loss_js, foreground_cue,
                                           js_divergence, key_affinity, minmax, prototype_similarity, prototype_sums,
-                                          select_seeds)
+                                          seed_count, select_seeds)
 from mmseg_wsss.models.utils import ClassMemory
 
 
@@ -17,27 +17,103 @@ def test_background_cam_eq2():
     assert torch.allclose(background_cam(cams), 1 - cams.max(1)[0])
 
 
+def seeds_reference(cams, classes, top_k, bg, count, bg_cams):
+    """Slow transcription of the official code's seed selection (modules/label_from_dino.py) for one image, cams
+    (K, N), with the paper's options: the ranking map ``cams[0]`` has background 1 - max over the CAMs (all of
+    them in the code), foreground the raw CAMs; the argmax map ``cams_t`` is [bg, CAMs x labels] (bg = 0.45 in
+    the code, Eq. 2 in the paper), argmax over all channels (first maximum); per labelled class c, n = nonzero
+    count of ranking[c] * (argmax == c), k = round(n * topk) + 1 (Python floats), topk of that masked map.
+    Returns the seeds (K + 1, N) bool and the masked ranking maps (K + 1, N) (ties are broken arbitrarily)."""
+    K, N = cams.shape
+    vals = cams.tolist()
+    lab = [bool(x) for x in classes.tolist()]
+    masked = [[vals[k][i] if lab[k] else 0.0 for i in range(N)] for k in range(K)]
+    src = vals if bg_cams == 'all' else masked
+    m0 = [1.0 - max(src[k][i] for k in range(K)) for i in range(N)]
+    arg_bg = m0 if bg == 'paper' else [bg] * N
+    rows = [arg_bg] + masked
+    owner = [max(range(K + 1), key=lambda c: (rows[c][i], -c)) for i in range(N)]
+    ranking = [m0] + vals
+    out = torch.zeros(K + 1, N, dtype=torch.bool)
+    regions = torch.zeros(K + 1, N, dtype=torch.float64)
+    for c in [0] + [k + 1 for k in range(K) if lab[k]]:
+        region = [ranking[c][i] if owner[i] == c else 0.0 for i in range(N)]
+        regions[c] = torch.tensor(region, dtype=torch.float64)
+        n = sum(v != 0 for v in region)
+        if n == 0:
+            continue  # the code's topk would return one zero-valued position; we take none (documented)
+        k = round(n * top_k) + 1 if count == 'code' else max(1, round(n * top_k))
+        order = sorted(range(N), key=lambda i: -region[i])
+        out[c, order[:k]] = True
+    return out, regions
+
+
+@pytest.mark.parametrize('bg_cams', ['all', 'labels'])
 @pytest.mark.parametrize('count', ['paper', 'code'])
 @pytest.mark.parametrize('bg', ['paper', 0.45])
-def test_select_seeds_eq3(count, bg):
+def test_select_seeds_eq3(count, bg, bg_cams):
     torch.manual_seed(1)
-    cams = torch.rand(2, 4, 30)
+    cams = torch.rand(3, 4, 40, dtype=torch.float64)
     cams[cams < 0.3] = 0
-    classes = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 1]])
-    seeds = select_seeds(cams, classes, 0.3, bg, count)
+    classes = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 1], [0, 0, 1, 0]])
+    seeds = select_seeds(cams, classes, 0.3, bg, count, bg_cams)
+    for b in range(3):
+        want, region = seeds_reference(cams[b], classes[b], 0.3, bg, count, bg_cams)
+        for c in range(5):  # same number of seeds, inside the region, the same ranking values (ties: any of them)
+            assert int(seeds[b, c].sum()) == int(want[c].sum()), (b, c)
+            assert (region[c][seeds[b, c]] > 0).all()
+            assert region[c][seeds[b, c]].sort()[0].tolist() == region[c][want[c]].sort()[0].tolist(), (b, c)
+
+
+def test_select_seeds_eq2_background_over_all_cams_when_an_absent_class_activates():
+    """Eq. 2 takes the max over all C foreground CAMs: an absent class that activates lowers M_0 there."""
+    cams = torch.tensor([[[0.1, 0.2, 0.3, 0.7, 0.8, 0.9],          # labelled
+                          [0.95, 0.0, 0.0, 0.0, 0.0, 0.0]]])       # absent, but activating at position 0
+    classes = torch.tensor([[1, 0]])
+    got = lambda bg, bg_cams: {c: set(select_seeds(cams, classes, 0.3, bg, 'paper' if bg == 'paper' else 'code',
+                                                   bg_cams)[0, c].nonzero()[:, 0].tolist()) for c in range(3)}
+    # paper: M_0 = [0.05, 0.8, 0.7, 0.3, 0.2, 0.1]; I_cam: bg at 1, 2; one seed each
+    assert got('paper', 'all') == {0: {1}, 1: {5}, 2: set()}
+    # label-masked variant (our former default): M_0(0) = 0.9 makes position 0 the background seed
+    assert got('paper', 'labels') == {0: {0}, 1: {5}, 2: set()}
+    # code: I_cam from the constant 0.45 (bg at 0, 1, 2), ranked by 1 - max CAM; round(0.9) + 1 = 2 seeds
+    assert got(0.45, 'all') == {0: {1, 2}, 1: {4, 5}, 2: set()}
+    assert got(0.45, 'labels') == {0: {0, 1}, 1: {4, 5}, 2: set()}
+
+
+def test_select_seeds_code_constant_ranks_background_by_eq2():
+    """With the constant (code), the background seeds are the highest 1 - max CAM of the background region, not
+    an arbitrary tie-break of a constant row."""
+    torch.manual_seed(0)
+    cams = torch.rand(2, 3, 200) * 0.5                             # most positions below 0.45: background
+    classes = torch.tensor([[1, 1, 0], [0, 1, 1]])
+    seeds = select_seeds(cams, classes, 0.3, 0.45, 'code')
     for b in range(2):
-        m = cams[b] * classes[b, :, None]
-        m0 = 1 - m.max(0)[0] if bg == 'paper' else torch.full((30, ), bg)
-        full = torch.cat([m0[None], m])
-        allowed = [0] + [k + 1 for k in range(4) if classes[b, k]]
-        owner = torch.tensor([max(allowed, key=lambda c: (full[c, i].item(), -c)) for i in range(30)])
-        for c in range(5):
-            vals = full[c] * (owner == c) * (c in allowed)
-            n = int((vals > 0).sum())
-            want_n = max(1, round(0.3 * n)) if count == 'paper' else min(round(0.3 * n) + 1, n)
-            want_n = want_n if n else 0
-            top = set(vals.argsort(descending=True)[:want_n].tolist())
-            assert set(seeds[b, c].nonzero()[:, 0].tolist()) == top
+        region = (cams[b] * classes[b, :, None]).max(0)[0] < 0.45
+        m0 = 1 - cams[b].max(0)[0]
+        n = int(region.sum())
+        want = set(torch.where(region, m0, torch.zeros(())).topk(round(0.3 * n) + 1).indices.tolist())
+        assert set(seeds[b, 0].nonzero()[:, 0].tolist()) == want
+
+
+def test_seed_count_is_pythons_round_of_the_float64_product():
+    n = torch.arange(4097)
+    code, paper = seed_count(n, 0.3, 'code'), seed_count(n, 0.3, 'paper')
+    assert code.tolist() == [min(round(int(i) * 0.3) + 1, int(i)) for i in n]
+    assert paper.tolist() == [max(1, round(int(i) * 0.3)) if i else 0 for i in n]
+    assert code[95].item() == 29 and code[175].item() == 53      # 28.5 -> 28, 52.5 -> 52 (half to even)
+    # the former float32 product rounds these up: one seed more (the test above would fail with it)
+    assert (0.3 * n[[95, 175]].float()).round().long().tolist() == [29, 53]
+    wrong = [int(i) for i in n if round(int(i) * 0.3) != int((0.3 * i.float()).round())]
+    assert len(wrong) == 81 and wrong[:2] == [95, 175]
+
+
+@pytest.mark.parametrize('n', [95, 175])
+def test_select_seeds_code_count_for_95_and_175(n):
+    cams = torch.zeros(1, 1, 300, dtype=torch.float32)
+    cams[0, 0, :n] = torch.linspace(0.5, 1.0, n)                   # exactly n positions above the 0.45 constant
+    seeds = select_seeds(cams, torch.ones(1, 1, dtype=torch.long), 0.3, 0.45, 'code')
+    assert int(seeds[0, 1].sum()) == round(n * 0.3) + 1 == {95: 29, 175: 53}[n]
 
 
 def test_affinity_and_foreground_cue_eqs4_5():
@@ -85,6 +161,141 @@ def test_prototypes_eqs8_9_10():
     prod = carm[1, 2] * sim[1, 2] ** 2
     assert torch.allclose(out[1, 2], (prod - prod.min()) / (prod.max() - prod.min() + 1e-5), atol=1e-6)
     assert torch.allclose(calibrate(carm, sim, 1.5, renorm=False), carm * sim ** 1.5)
+
+
+def calibration_reference(a, cos):
+    """Slow transcription of the official code's calibration of one image's class map a (h, w) with the cosine
+    cos (h, w) of its features and the class prototype: sim[sim < 0] = 0; sim = sim ** 1.5; sim = sim - min;
+    sim /= max + 1e-5; a = sim * a (no renormalisation)."""
+    sim = cos.clone()
+    sim[sim < 0] = 0
+    sim = sim ** 1.5
+    sim = sim + F.adaptive_max_pool2d(-sim[None, None], (1, 1))[0, 0]
+    sim = sim / (F.adaptive_max_pool2d(sim[None, None], (1, 1))[0, 0] + 1e-5)
+    return sim * a
+
+
+def test_calibration_code_form_is_a_times_minmax_of_relu_cos_to_the_1_5():
+    torch.manual_seed(0)
+    feats, protos = torch.randn(2, 6, 5, 4, dtype=torch.float64), torch.randn(3, 6, dtype=torch.float64)
+    feats = feats + 2 * protos[0][None, :, None, None]              # cosines mostly positive: min S > 0
+    carm = torch.rand(2, 3, 20, dtype=torch.float64, requires_grad=True)
+    sim = prototype_similarity(feats.flatten(2), protos)             # Eq. 9, ReLU'd cosine
+    assert (sim.min(-1)[0] > 0).any()
+    got = calibrate(carm, sim, 1.5, renorm=False, norm_similarity=True)
+    want = torch.stack([torch.stack([calibration_reference(
+        carm[b, c].view(5, 4), F.cosine_similarity(feats[b], protos[c][:, None, None], dim=0)).flatten()
+        for c in range(3)]) for b in range(2)])
+    assert torch.allclose(got, want, atol=1e-10)
+    g_got, = torch.autograd.grad(got.square().sum(), carm)
+    g_want, = torch.autograd.grad(want.square().sum(), carm)
+    assert torch.allclose(g_got, g_want, atol=1e-10)
+    # the former form, a * minmax(S)^1.5, is not the code's when min S > 0
+    assert not torch.allclose(carm * minmax(sim) ** 1.5, want, atol=1e-4)
+    # the paper's default is unchanged: minmax(a * S^2)
+    assert torch.allclose(calibrate(carm, sim), minmax(carm * sim ** 2))
+
+
+def present_old(lab, img_labels):
+    """The former CARMPseudoLabel._present (classes='cam_label'): K full-resolution comparisons and any()."""
+    K = img_labels.shape[1]
+    hot = torch.stack([(lab == k + 1).flatten(1).any(dim=1) for k in range(K)], dim=1)
+    return hot.to(img_labels.dtype) * img_labels
+
+
+@pytest.mark.parametrize('dtype', [torch.long, torch.uint8])
+def test_carm_present_cam_label_bincount_equals_the_former_comparisons(dtype):
+    from types import SimpleNamespace
+
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    carm = CARMPseudoLabel(classes='cam_label', refine=None)
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(20):
+        B, K = 4, 20
+        lab = torch.randint(0, K + 1, (B, 17, 23), generator=gen)
+        lab[torch.rand(lab.shape, generator=gen) < 0.2] = 255
+        lab[0] = torch.where(lab[0] > 5, 0, lab[0])                # an image with few classes
+        lab[1] = 255 if trial % 2 else 0                           # an image with none
+        lab = lab.to(dtype)
+        img_labels = (torch.rand(B, K, generator=gen) < 0.5).long()
+        ctx = SimpleNamespace(pseudo_label=lambda name: lab, img_labels=img_labels)
+        got = carm._present(ctx)
+        want = present_old(lab, img_labels)
+        assert got.dtype == want.dtype and torch.equal(got, want), trial
+
+
+class _CARMContext:
+    """The few context methods CARMPseudoLabel.maps reads, with fixed CAMs, DINO keys and features."""
+
+    def __init__(self, cams, img_labels, keys, cls_query, grid, feats):
+        self.cams, self.img_labels, self.feats, self.training = cams, img_labels, [feats], False
+        self.enc = dict(grid=grid, keys=keys, cls_query=cls_query)
+
+    def map(self, name, kinds):
+        return self.cams
+
+    def map_kind(self, name, kinds):
+        return 'normalized'
+
+    def encoded(self, name):
+        return self.enc
+
+
+def _carm_inputs():
+    torch.manual_seed(0)
+    B, K, h, w = 2, 3, 4, 4
+    cams = torch.rand(B, K, 16, 16)
+    img_labels = torch.tensor([[1, 1, 0], [0, 1, 1]])
+    cams[0, 2, :8] = 0.99                                           # image 0: absent class 2 activating
+    cams[1, 0, 8:] = 0.99                                           # image 1: absent class 0 activating
+    keys, cls_query = torch.randn(B, h * w, 6), torch.randn(B, 6)
+    feats = torch.randn(B, 5, h, w)
+    return _CARMContext(cams, img_labels, keys, cls_query, (h, w), feats)
+
+
+def test_carm_maps_background_cams_option_reaches_select_seeds():
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    assert CARMPseudoLabel(refine=None).seed_bg_cams == 'all'       # the paper's Eq. 2 is the default
+    small = F.interpolate(ctx.cams, size=(4, 4), mode='bilinear', align_corners=False).flatten(2)
+    aff, cue = key_affinity(ctx.enc['keys']), foreground_cue(ctx.enc['cls_query'], ctx.enc['keys'])
+    maps = {}
+    for bg_cams in ('all', 'labels'):
+        seeds = select_seeds(small, ctx.img_labels, 0.3, 'paper', 'paper', bg_cams)
+        want = minmax(minmax(class_aware_maps(seeds, aff, cue, 0.15)))
+        want = want * torch.cat([torch.ones(2, 1, dtype=torch.long), ctx.img_labels], 1)[..., None]
+        kwargs = {} if bg_cams == 'all' else dict(seed_bg_cams='labels')
+        maps[bg_cams] = CARMPseudoLabel(scales=(1.0, ), refine=None, **kwargs).maps(ctx)
+        assert torch.allclose(maps[bg_cams].flatten(2), want, atol=1e-6), bg_cams
+    assert not torch.allclose(maps['all'], maps['labels'])          # the absent classes change M_0's seeds
+    with pytest.raises(ValueError):
+        CARMPseudoLabel(seed_bg_cams='max', refine=None)
+
+
+def test_carm_maps_code_calibration_is_the_official_form():
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    common = dict(scales=(1.0, ), refine=None, memory=dict(num_classes=3, dim=5, sync=False))
+    plain = CARMPseudoLabel(scales=(1.0, ), refine=None).maps(ctx)
+    code = CARMPseudoLabel(**common, calib_power=1.5, calib_renorm=False, calib_norm_similarity=True)
+    torch.manual_seed(1)
+    v = torch.randn(5)                                              # features and prototypes near v: min S > 0
+    ctx.feats[0] = v[None, :, None, None] + 0.3 * torch.randn(2, 5, 4, 4)
+    code.memory.bank.copy_(v + 0.3 * torch.randn(3, 5))
+    got = code.maps(ctx, update_memory=False)
+    assert torch.equal(got[:, 0], plain[:, 0])                      # the background is not calibrated
+    former = []
+    for b in range(2):
+        for c in range(3):
+            if not ctx.img_labels[b, c]:
+                assert (got[b, c + 1] == 0).all()
+                continue
+            cos = F.cosine_similarity(ctx.feats[0][b], code.memory.bank[c][:, None, None], dim=0)
+            assert cos.min() > 0.05
+            assert torch.allclose(got[b, c + 1], calibration_reference(plain[b, c + 1], cos), atol=1e-5), (b, c)
+            former.append(torch.allclose(got[b, c + 1], plain[b, c + 1] * minmax(cos.relu().flatten()).view(4, 4)
+                                         ** 1.5, atol=1e-4))
+    assert not any(former)                                          # a * minmax(S)^1.5 (before) differs
 
 
 def test_minmax():
@@ -175,6 +386,66 @@ def test_correspondence_code_form():
                 sn, nneg = sn + cos[i, j], nneg + 1
     want = 0.5 * (1 - sp / (npos + 1)) + 0.5 * sn / (nneg + 1)
     assert torch.allclose(correspondence_loss_code(x, labels), want, atol=1e-6)
+
+
+def masked_ptc_reference(cams, labels):
+    """Slow transcription of the official code's ``get_masked_ptc_loss(local_cams_i, label_to_aff_mask(...))`` for
+    one image: cams (V, C, N) of its V views, labels (V, N). The mask is per view (1 = same label, 0 = different,
+    255 = i == j or either ignored); |cosine| (eps 1e-8) within each view; sums and counts over all views."""
+    V, C, N = cams.shape
+    sp, sn, npos, nneg = cams.new_zeros(()), cams.new_zeros(()), 0, 0
+    for v in range(V):
+        for i in range(N):
+            for j in range(N):
+                li, lj = int(labels[v, i]), int(labels[v, j])
+                if i == j or li == 255 or lj == 255:
+                    continue
+                xi, xj = cams[v, :, i], cams[v, :, j]
+                cos = (xi @ xj).abs() / (xi.norm().clamp_min(1e-8) * xj.norm().clamp_min(1e-8))
+                if li == lj:
+                    sp, npos = sp + cos, npos + 1
+                else:
+                    sn, nneg = sn + cos, nneg + 1
+    return 0.5 * (1 - sp / (npos + 1)) + 0.5 * sn / (nneg + 1)
+
+
+def test_correspondence_code_form_is_per_view_cosine_with_counts_over_views():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 9, 4, dtype=torch.float64, requires_grad=True)       # V, N, C
+    labels = torch.randint(0, 3, (2, 9))
+    labels[0, 0] = labels[1, 4] = 255
+    got = correspondence_loss_code(logits, labels)
+    want = masked_ptc_reference(logits.transpose(1, 2), labels)
+    assert torch.allclose(got, want, atol=1e-10)
+    g_got, = torch.autograd.grad(got, logits)
+    g_want, = torch.autograd.grad(want, logits)
+    assert torch.allclose(g_got, g_want, atol=1e-10)
+    # the former form pooled both views into one set (pairs across views too): a different value
+    pooled = correspondence_loss_code(logits.reshape(1, 18, 4), labels.reshape(1, 18))
+    assert abs(pooled.item() - want.item()) > 1e-3
+
+
+def test_correspondence_term_code_form_matches_the_official_alignment_loss():
+    """CAMCorrespondenceLoss(form='code') = sum over images of the per-image loss / (B x views), as the
+    official AlignmentLoss; the local views are fixed here (the crops are random)."""
+    from types import SimpleNamespace
+
+    from mmseg_wsss.models.loss_terms.correspondence import CAMCorrespondenceLoss
+    torch.manual_seed(0)
+    B, V, C, g = 3, 2, 4, 5
+    term = CAMCorrespondenceLoss(num_views=V, view_size=8, grid=g, form='code')
+    view_labels = torch.randint(0, 3, (B * V, g, g))
+    view_labels[0, 0, :2] = 255
+    term.local_views = lambda images, labels: (images, view_labels)
+    logits = torch.randn(B * V, C, g, g, dtype=torch.float64, requires_grad=True)
+    ctx = SimpleNamespace(images=torch.zeros(B * V, 3, 8, 8), batch_size=B, cam_logits_fn=lambda views: logits)
+    got = term(ctx, labels=torch.zeros(B, 8, 8, dtype=torch.long))['loss']
+    want = sum(masked_ptc_reference(logits[b * V:(b + 1) * V].flatten(2), view_labels[b * V:(b + 1) * V].flatten(1))
+               for b in range(B)) / (B * V)
+    assert torch.allclose(got, want, atol=1e-10)
+    g_got, = torch.autograd.grad(got, logits)
+    g_want, = torch.autograd.grad(want, logits)
+    assert torch.allclose(g_got, g_want, atol=1e-10)
 
 
 def test_cam_distribution_modes():

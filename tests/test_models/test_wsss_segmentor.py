@@ -10,6 +10,8 @@ from mmseg.structures import SegDataSample
 
 import mmseg_wsss  # noqa: F401
 import tests.plugins  # noqa: F401  (test-only modules)
+from mmseg_wsss.models.clip import tiny_clip_cfg
+from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 from mmseg_wsss.utils.cam_ops import cams_to_seg
 
 K = 3  # foreground classes
@@ -63,7 +65,7 @@ def count_calls(module):
 
 
 def total(losses):
-    return sum(v for k, v in losses.items() if 'loss' in k)
+    return sum(v for k, v in losses.items() if is_loss_key(k))
 
 
 def test_terms_weighted_once_and_scheduled():
@@ -339,3 +341,56 @@ def test_class_memory_update_and_checkpoint():
     mem.update(torch.tensor([[2., 4.], [0., 0.], [3., 3.]]), torch.tensor([2., 0., 1.]))
     assert torch.allclose(mem.bank, torch.tensor([[0.5, 1.0], [0., 0.], [1.5, 1.5]]))
     assert 'bank' in mem.state_dict()
+
+
+def clip_backbone_cfg(**backbone):
+    return tiny_cfg(decode=False, backbone=dict(dict(type='OpenCLIPImageEncoder', model_name='tiny', pretrained=None,
+                                                     model_cfg=tiny_clip_cfg(layers=3)), **backbone),
+                    cam_head=dict(type='CAMHead', in_channels=32, num_classes=K))
+
+
+def test_one_freezing_rule_for_the_backbone():
+    """``frozen`` on the backbone does what it does on encoders: no gradient, eval mode, no autograd, and, for a
+    part that loads its own weights (a CLIP tower), out of checkpoints and refilled when one is loaded."""
+    torch.manual_seed(0)
+    model = MODELS.build(clip_backbone_cfg(frozen=True)).train()
+    assert not model.backbone.training and not any(p.requires_grad for p in model.backbone.parameters())
+    data = preprocess(model)
+    ctx = model.build_context(data['inputs'], data['data_samples'])
+    assert not ctx.feats[0].requires_grad  # run under no_grad
+    state = model.state_dict()
+    assert not any(k.startswith('backbone.') for k in state) and 'cam_head.classifier.weight' in state
+    torch.manual_seed(0)  # the same tower "from its weights file"
+    other = MODELS.build(clip_backbone_cfg(frozen=True))
+    other.load_state_dict(state, strict=True)
+    for k, v in dict(model.named_parameters()).items():
+        assert torch.equal(v, dict(other.named_parameters())[k]), k
+    assert any(k.startswith('backbone.') for k in MODELS.build(clip_backbone_cfg(frozen=True, in_checkpoint=True))
+               .state_dict())
+    # a trained tower's frozen leading blocks stay out too; what trains is saved
+    part = MODELS.build(clip_backbone_cfg(train_blocks=1)).state_dict()
+    assert 'backbone.visual.transformer.resblocks.2.attn.in_proj_weight' in part
+    assert 'backbone.visual.transformer.resblocks.0.attn.in_proj_weight' not in part
+    assert 'backbone.visual.ln_post.weight' in part and 'backbone.visual.conv1.weight' not in part
+    # an mmseg backbone gets its weights from init_cfg, which a model built for testing never runs: kept
+    resnet = MODELS.build(tiny_cfg(decode=False, backbone=dict(BACKBONE, frozen=True)))
+    assert not any(p.requires_grad for p in resnet.backbone.parameters())
+    assert 'backbone.conv1.weight' in resnet.state_dict()
+
+
+def test_trainable_clip_backbone_exposes_block_tokens_to_terms():
+    """DALNet-style access: a trained CLIP tower as the backbone, block tokens in ``ctx.extras['tokens']``, with
+    gradients from a term back into the tower; layer-wise learning rates from the config."""
+    model = MODELS.build(clip_backbone_cfg(token_blocks=(1, -1))).train()
+    data = preprocess(model)
+    ctx = model.build_context(data['inputs'], data['data_samples'])
+    tokens = ctx.extras['tokens']
+    assert sorted(tokens) == [1, 2] and tokens[1]['patches_proj'].shape == (2, 16, 32)
+    (tokens[1]['cls_proj'].sum() + total(model.loss(data['inputs'], data['data_samples']))).backward()
+    assert model.backbone.visual.conv1.weight.grad.abs().sum() > 0
+    optim = build_optim_wrapper(model, dict(type='OptimWrapper', constructor='FrozenAwareOptimWrapperConstructor',
+                                            optimizer=dict(type='AdamW', lr=1e-3),
+                                            paramwise_cfg=dict(layer_decay=dict(module='backbone', rate=0.5))))
+    lr = {id(p): g['lr'] for g in optim.optimizer.param_groups for p in g['params']}
+    assert lr[id(model.backbone.visual.conv1.weight)] == pytest.approx(1e-3 * 0.5 ** 4)
+    assert lr[id(model.cam_head.classifier.weight)] == pytest.approx(1e-3)

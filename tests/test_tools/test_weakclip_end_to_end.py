@@ -35,16 +35,17 @@ def test_weakclip_on_cam_seeds(toy_root, tmp_path):
     assert 'frozen parameters are left out of the optimizer' in log
     first = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=False)['state_dict']
     last = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)['state_dict']
-    # the frozen CLIP image tower (the backbone, saved like any mmseg backbone) does not move; the frozen text
-    # tower stays out of the checkpoint; the prompts, adapter, matcher and decoder train
-    backbone = [k for k in last if k.startswith('backbone.')]
-    assert backbone and all(torch.equal(first[k], last[k]) for k in backbone)
+    # the frozen CLIP towers (image tower = backbone, text tower = encoder) stay out of the checkpoint, as every
+    # frozen part that loads its own weights; the prompts, adapter, matcher and decoder train and are saved
+    assert not [k for k in last if k.startswith('backbone.')]
     assert [k for k in last if k.startswith('encoders.')] == ['encoders.text.ctx']
     for key in ('encoders.text.ctx', 'neck.adapter.pre_norms.0.weight', 'neck.matcher.alpha',
                 'decode_head.conv_seg.weight'):
         assert not torch.equal(first[key], last[key]), key
 
     ckpt = str(work / 'iter_4.pth')
+    # tools/test.py runs from that checkpoint: the towers are refilled from the towers as built (their weights
+    # file; here the config's seeded random initialisation)
     run_tool('tools/test.py', WEAKCLIP_CFG, ckpt, '--work-dir', str(tmp_path / 't'),
              *toy_options(toy_root, extra=RANDOM_CLIP))
     assert 'mIoU' in read_logged_metrics(str(tmp_path / 't'))

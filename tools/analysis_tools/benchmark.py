@@ -26,6 +26,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.apis import load_config
 
@@ -126,7 +127,7 @@ def main(argv=None):
         model.train()
         losses = model.loss(inputs, copy.deepcopy(samples))
         opt.zero_grad()
-        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        sum(v for k, v in losses.items() if is_loss_key(k)).backward()
         opt.step()
 
     @torch.no_grad()

@@ -35,6 +35,8 @@ model = dict(
         attn_stage=-1,
         init_cfg=dict(type='Pretrained', checkpoint=mit_b1_checkpoint)),
     cam_head=dict(type='CAMHead', in_channels=512, num_classes=20, pool='max'),
+    # Eq. 2's learnt affinity: a 1x1 conv over the symmetrised stage-4 attention (2 layers x 8 heads)
+    heads=dict(affinity=dict(type='AttentionAffinityHead', in_channels=16)),
     decode_head=dict(
         type='SegformerHead',
         in_channels=[64, 128, 320, 512],
@@ -57,13 +59,13 @@ model = dict(
             norm='minmax',
             refine=dict(type='PAR', dilations=(1, 2, 4, 8, 12, 24), num_iter=10, w1=0.3, w2=0.01),
             refine_scale=0.5,
-            affinity_term='aff',
+            affinity='affinity',
             affinity_start_iter=6000,
             affinity_radius=8)),
     losses=dict(
         cls=dict(type='CAMClassificationLoss', weight=1.0),
         seg=dict(type='DecodeLoss', labels='cam', weight=0.1, start_iter=2000),
-        aff=dict(type='AffinityFromAttentionLoss', in_channels=16, radius=8, labels='cam', weight=0.1,
+        aff=dict(type='AffinityFromAttentionLoss', affinity='affinity', radius=8, labels='cam', weight=0.1,
                  start_iter=2000)),
     # CAMs are also attached to the decoder's predictions, so CAMMetric and the pseudo-label tools read them
     test_cfg=dict(mode='whole', source='decoder', bg_thr=0.45, output_cams=True))

@@ -6,13 +6,18 @@
 _base_ = ['./cam_r50-d16.py']
 clip_name = 'ViT-B-16'
 clip_pretrained = 'openai'  # or a local path to the open_clip weights file
+# OpenAI's towers were trained with QuickGELU. open_clip takes it from the 'openai' tag, but not from a local
+# file, so it is stated here: keep True for a local copy of OpenAI's weights, None for other weights.
+clip_quick_gelu = True
 model = dict(
     encoders=dict(
-        clip_image=dict(type='OpenCLIPImageEncoder', model_name=clip_name, pretrained=clip_pretrained),
+        clip_image=dict(type='OpenCLIPImageEncoder', model_name=clip_name, pretrained=clip_pretrained,
+                        quick_gelu=clip_quick_gelu),
         clip_text=dict(
             type='OpenCLIPTextEncoder',
             model_name=clip_name,
             pretrained=clip_pretrained,
+            quick_gelu=clip_quick_gelu,
             class_names='voc12',
             templates='clims',  # "a photo of {}."
             # CLIMS Sec. 4.3: only train and boat have co-occurring background sets

@@ -11,12 +11,12 @@ model = dict(
     encoders=dict(dino=dict(type='DINOViTEncoder', arch='vit-s8', checkpoint=dino_checkpoint)),
     pseudo_labels=dict(
         # ECA's CAM pseudo labels are AFA's; the paper does not use affinity propagation for them (the code
-        # switches to it at 6k): affinity_term=None keeps the paper's
-        cam=dict(affinity_term=None),
+        # switches to it at 6k): affinity=None keeps the paper's
+        cam=dict(affinity=None),
         carm=dict(
             type='CARMPseudoLabel',
             encoder='dino',
-            cam_source='cam',
+            seeds='cam',
             scales=(1.0, 0.5),
             top_k=0.3,
             gamma=0.15,
@@ -33,5 +33,5 @@ model = dict(
         corr=dict(type='CAMCorrespondenceLoss', labels='cam', num_views=2, view_size=256, grid=64, form='js',
                   weight=lambda2, start_iter=warmup),
         # lambda3 L_aff: the paper supervises the affinity with the CARM labels
-        aff=dict(type='AffinityFromAttentionLoss', in_channels=16, radius=8, labels='carm', weight=lambda3,
+        aff=dict(type='AffinityFromAttentionLoss', affinity='affinity', radius=8, labels='carm', weight=lambda3,
                  start_iter=warmup)))

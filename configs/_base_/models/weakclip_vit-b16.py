@@ -6,6 +6,9 @@
 # Every difference from the official code is an option; see configs/weakclip/README.md.
 clip_name = 'ViT-B-16'
 clip_pretrained = 'openai'  # or a local path to the open_clip weights file
+# OpenAI's towers were trained with QuickGELU. open_clip takes it from the 'openai' tag, but not from a local
+# file, so it is stated here: keep True for a local copy of OpenAI's weights, None for other weights.
+clip_quick_gelu = True
 num_classes = 21            # segmentation classes, background included (prompted as "background")
 embed_dim = 768             # ViT-B/16 width: the pyramid levels
 text_dim = 512              # CLIP's joint embedding width
@@ -27,13 +30,16 @@ model = dict(
         type='OpenCLIPImageEncoder',
         model_name=clip_name,
         pretrained=clip_pretrained,
+        quick_gelu=clip_quick_gelu,
         out_indices=(2, 5, 8, 11),  # the paper's 4 stages of 3 blocks; the official code takes (3, 5, 7, 11)
-        pos_interp='bilinear'),     # position embeddings 14x14 -> 32x32 as the code resizes them
+        pos_interp='bilinear',      # position embeddings 14x14 -> 32x32 as the code resizes them
+        frozen=True),               # the paper's frozen tower: eval mode, no_grad, left out of checkpoints
     encoders=dict(
         text=dict(
             type='OpenCLIPTextEncoder',
             model_name=clip_name,
             pretrained=clip_pretrained,
+            quick_gelu=clip_quick_gelu,
             class_names='voc12_bg',  # "background" is an ordinary class name
             n_ctx=8,                 # Eq. 5: 8 learnable context tokens after the start token
             ctx_std=1.0,             # the code's trunc_normal(std=1) initialisation
@@ -56,9 +62,7 @@ model = dict(
         dropout_ratio=0.1,
         num_classes=num_classes,
         norm_cfg=norm_cfg,
-        align_corners=False,
-        # only used by DecodeLoss terms; WeakCLIP's own losses are the terms below
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        align_corners=False),  # WeakCLIP's losses are the terms below (the head's loss_decode is never used)
     pseudo_labels=dict(seeds=dict(type='SeedLabels')),
     losses=dict(
         seed=dict(type='SeedLoss', labels='seeds', size=(64, 64), weight=1.0),       # Eq. 12

@@ -12,7 +12,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={
         'norm': dict(lr_mult=0.0, decay_mult=0.0),
         'cam_head': dict(lr_mult=10.0),
-        'loss_terms.aff.proj': dict(lr_mult=10.0),
+        'heads.affinity': dict(lr_mult=10.0),
         'decode_head': dict(lr_mult=10.0)
     }))
 param_scheduler = [

@@ -1,4 +1,4 @@
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -25,52 +25,102 @@ def interpolate_pos_embed(pos: Tensor, grid: Tuple[int, int], new_grid: Tuple[in
 
 @MODELS.register_module()
 class OpenCLIPImageEncoder(BaseModule):
-    """Frozen open_clip image tower, usable two ways.
+    """An open_clip image tower, frozen or trained, usable three ways.
 
     * Evaluator (CLIMS): :meth:`encode` takes RGB images in [0, 1] of any size, resizes them to the tower's input
       size, normalises with CLIP's statistics and returns L2-normalised embeddings. It is not run under no_grad,
-      so gradients flow to the *input* (the CAMs that masked it); the tower's parameters never train.
-    * Backbone (WeakCLIP, DALNet): ``forward`` takes images normalised with CLIP's mean/std (set the data
-      preprocessor accordingly) at any size and returns the feature maps of ``out_indices`` (ViT blocks or
-      ResNet stages) as (B, C, h, w); :meth:`forward_tokens` also gives the class token and the projected patch
-      tokens (ViT), and :meth:`forward_with_extras` gives both from one forward (``WSSSSegmentor`` exposes the
-      extras as ``ctx.extras``). As a shared encoder, :meth:`encode_batch` embeds the batch's RGB images. Position embeddings are interpolated for inputs other than the training size.
+      so gradients flow to the *input* (the CAMs that masked it) even when the tower is frozen.
+    * Backbone (WeakCLIP: frozen; DALNet: trained): ``forward`` takes images normalised with CLIP's mean/std (set
+      the data preprocessor accordingly) at any size and returns the feature maps of ``out_indices`` (ViT blocks
+      or ResNet stages) as (B, C, h, w); :meth:`forward_with_extras` also gives, from the same forward, the final
+      class token ``cls`` (B, D) and patch tokens ``patches`` (B, h*w, D) after the final LayerNorm and
+      projection, the patch ``grid``, and ``tokens``: for each block of ``token_blocks``, that block's class and
+      patch tokens before (``cls``, ``patches``: width C) and after (``cls_proj``, ``patches_proj``: the joint
+      space D) the final LayerNorm + projection (DALNet reads blocks 10 and 11). Position embeddings are
+      interpolated for inputs other than the training size.
+    * Shared encoder: :meth:`encode_batch` embeds the batch's RGB images.
+
+    Freezing follows the segmentor's one rule (``frozen`` / ``in_checkpoint`` on the backbone or encoder
+    config: frozen parts keep eval mode, run under no_grad and stay out of checkpoints, since this module loads
+    its weights when it is built). Inside a trained tower, ``train_blocks`` chooses what trains.
 
     Args:
-        model_name / pretrained / model_cfg: see :func:`build_open_clip`.
+        model_name / pretrained / model_cfg / quick_gelu: see :func:`build_open_clip` (``quick_gelu=None`` takes
+            the activation from the pretrained tag: QuickGELU for OpenAI's weights).
         out_indices: ViT block indices or ResNet stage indices (0-3) for ``forward``.
-        grad_through (bool): run backbone mode with autograd (for losses that need gradients through the
-            frozen tower); default False runs it under no_grad.
         pos_interp (str): how position embeddings are resized to another patch grid: 'bicubic' (default) or
             'bilinear' (WeakCLIP's and DenseCLIP's code).
+        train_blocks: 'all' (every parameter, default), or k: the last k ViT blocks plus the final LayerNorm and
+            projection (k = 0: nothing trains). Frozen leading blocks run without autograd.
+        token_blocks: ViT blocks whose tokens go to the extras' ``tokens`` (negative indices count from the end;
+            the keys are the non-negative indices).
     """
+    weights_at_build = True  # the weights come from `pretrained` when the module is built (checkpoint rule)
 
     def __init__(self,
                  model_name: str = 'ViT-B-16',
                  pretrained: Optional[str] = 'openai',
                  model_cfg: Optional[dict] = None,
                  out_indices: Sequence[int] = (-1, ),
-                 grad_through: bool = False,
                  pos_interp: str = 'bicubic',
+                 quick_gelu: Optional[bool] = None,
+                 train_blocks: Union[str, int] = 'all',
+                 token_blocks: Sequence[int] = (),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        clip = build_open_clip(model_name, pretrained, model_cfg, config_key='image_encoder.pretrained')
+        clip = build_open_clip(model_name, pretrained, model_cfg, config_key='image_encoder.pretrained',
+                               quick_gelu=quick_gelu)
         self.visual = clip.visual  # the text tower is dropped
         self.is_vit = not isinstance(self.visual, ModifiedResNet)
         size = self.visual.image_size
         self.input_size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         self.out_indices = tuple(out_indices)
-        self.grad_through = grad_through
         if pos_interp not in ('bicubic', 'bilinear'):
             raise ValueError(f'pos_interp must be bicubic or bilinear, got {pos_interp!r}')
         self.pos_interp = pos_interp
+        n = self.num_layers
+        self.token_blocks = tuple(sorted({i % n for i in token_blocks})) if token_blocks else ()
+        if self.token_blocks and not self.is_vit:
+            raise ValueError('token_blocks are for ViT towers')
+        self.train_blocks = train_blocks
+        self.first_trained = self._set_trainable(train_blocks)
         self.register_buffer('mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.visual.eval()
-        return self
+    @property
+    def num_layers(self) -> int:
+        """ViT blocks (or ResNet stages) of the tower."""
+        return len(self.visual.transformer.resblocks) if self.is_vit else 4
+
+    def _set_trainable(self, train_blocks) -> int:
+        """requires_grad per ``train_blocks``; returns the index of the first block that trains."""
+        n = self.num_layers
+        if train_blocks == 'all':
+            self.visual.requires_grad_(True)
+            return 0
+        if not self.is_vit or not isinstance(train_blocks, int) or not 0 <= train_blocks <= n:
+            raise ValueError(f"train_blocks must be 'all' or an int in [0, {n}] (ViT towers), got {train_blocks!r}")
+        self.visual.requires_grad_(False)
+        v = self.visual
+        if train_blocks:
+            for blk in v.transformer.resblocks[n - train_blocks:]:
+                blk.requires_grad_(True)
+            v.ln_post.requires_grad_(True)
+            if v.proj is not None:
+                v.proj.requires_grad_(True)
+        return n - train_blocks
+
+    def layer_id(self, name: str) -> int:
+        """Depth of parameter ``name`` (relative to this module) for layer-wise learning rates: 0 for the
+        embeddings, i + 1 for block i, ``num_layers`` + 1 for the final LayerNorm and projection."""
+        n = self.num_layers
+        key = 'visual.transformer.resblocks.'
+        if name.startswith(key):
+            return int(name[len(key):].split('.')[0]) + 1
+        if name.startswith(('visual.conv1', 'visual.class_embedding', 'visual.positional_embedding',
+                            'visual.ln_pre', 'visual.patch_dropout')):
+            return 0
+        return n + 1
 
     # ---------------------------------------------------------------- evaluator
     def encode(self, images: Tensor) -> Tensor:
@@ -84,27 +134,44 @@ class OpenCLIPImageEncoder(BaseModule):
         return self.encode(images)
 
     # ---------------------------------------------------------------- backbone
+    def project(self, tokens: Tensor) -> Tensor:
+        """The tower's final LayerNorm + projection into the joint image-text space (..., C) -> (..., D)."""
+        tokens = self.visual.ln_post(tokens)
+        return tokens @ self.visual.proj if self.visual.proj is not None else tokens
+
     def _vit_tokens(self, x: Tensor) -> Dict[str, object]:
         v = self.visual
         B = x.shape[0]
-        x = v.conv1(x)
-        grid = x.shape[-2:]
-        x = x.flatten(2).transpose(1, 2)
-        cls = v.class_embedding.to(x.dtype).expand(B, 1, -1)
-        x = torch.cat([cls, x], dim=1)
-        x = x + interpolate_pos_embed(v.positional_embedding, v.grid_size, grid, self.pos_interp).to(x.dtype)
-        x = v.ln_pre(x)
+        grad = torch.is_grad_enabled()
+        with torch.set_grad_enabled(grad and self.first_trained == 0):
+            x = v.conv1(x)
+            grid = x.shape[-2:]
+            x = x.flatten(2).transpose(1, 2)
+            cls = v.class_embedding.to(x.dtype).expand(B, 1, -1)
+            x = torch.cat([cls, x], dim=1)
+            x = x + interpolate_pos_embed(v.positional_embedding, v.grid_size, grid, self.pos_interp).to(x.dtype)
+            x = v.ln_pre(x)
         n = len(v.transformer.resblocks)
         wanted = [i % n for i in self.out_indices]
-        by_block = {}
+        by_block, tokens = {}, {}
         for i, blk in enumerate(v.transformer.resblocks):
-            x = blk(x)
+            with torch.set_grad_enabled(grad and i >= self.first_trained):
+                x = blk(x)
             if i in wanted:
                 by_block[i] = x[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
+            if i in self.token_blocks:
+                proj = self.project(x)
+                tokens[i] = dict(cls=x[:, 0], patches=x[:, 1:], cls_proj=proj[:, 0], patches_proj=proj[:, 1:])
         maps = [by_block[i] for i in wanted]  # in out_indices order (an index may repeat)
-        tokens = v.ln_post(x)
-        proj = tokens @ v.proj if v.proj is not None else tokens
-        return dict(maps=maps, cls=proj[:, 0], patches=proj[:, 1:], grid=tuple(grid))
+        if n - 1 in tokens:
+            cls_proj, patches_proj = tokens[n - 1]['cls_proj'], tokens[n - 1]['patches_proj']
+        else:
+            full = self.project(x)
+            cls_proj, patches_proj = full[:, 0], full[:, 1:]
+        out = dict(maps=maps, cls=cls_proj, patches=patches_proj, grid=tuple(grid))
+        if self.token_blocks:
+            out['tokens'] = tokens
+        return out
 
     def _resnet_maps(self, x: Tensor):
         v = self.visual
@@ -117,22 +184,20 @@ class OpenCLIPImageEncoder(BaseModule):
         return maps
 
     def forward_tokens(self, x: Tensor) -> Dict[str, object]:
-        """ViT: maps (list of (B, C, h, w)), cls (B, D) and patches (B, h*w, D) projected to the joint space."""
+        """ViT: ``maps`` (list of (B, C, h, w)), ``cls`` (B, D), ``patches`` (B, h*w, D), ``grid`` and, with
+        ``token_blocks``, ``tokens`` (see the class docstring)."""
         if not self.is_vit:
             raise NotImplementedError('forward_tokens is for ViT towers; ResNet towers give maps via forward()')
-        with torch.set_grad_enabled(self.grad_through and torch.is_grad_enabled()):
-            return self._vit_tokens(x)
+        return self._vit_tokens(x)
 
     def forward_with_extras(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], Dict[str, object]]:
         """Backbone with extras (``WSSSSegmentor`` calls this): the feature maps of ``out_indices`` and, for ViT
-        towers, ``cls`` (B, D) and ``patches`` (B, h*w, D) projected to the joint space, plus ``grid`` (h, w),
-        from the same single forward."""
+        towers, ``cls``, ``patches``, ``grid`` and ``tokens``, from the same single forward."""
         if not self.is_vit:
             return self.forward(x), {}
         out = self.forward_tokens(x)
         return tuple(out.pop('maps')), out
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        with torch.set_grad_enabled(self.grad_through and torch.is_grad_enabled()):
-            maps = self._vit_tokens(x)['maps'] if self.is_vit else self._resnet_maps(x)
+        maps = self._vit_tokens(x)['maps'] if self.is_vit else self._resnet_maps(x)
         return tuple(maps)

@@ -69,25 +69,51 @@ def resolve_pretrained(model_name: str, pretrained: Optional[str], config_key: s
     return open_clip.download_pretrained(cfg)
 
 
+def quick_gelu_for(model_name: str, pretrained: Optional[str], quick_gelu: Optional[bool] = None) -> bool:
+    """Whether the tower must use QuickGELU: ``quick_gelu`` when given, else what the pretrained tag says.
+
+    OpenAI's CLIP towers were trained with QuickGELU (open_clip's ``openai`` tags say ``quick_gelu=True``), but
+    ``open_clip.create_model('ViT-B-16', pretrained=<local file>)`` builds the plain config with ``nn.GELU`` and
+    never sees the tag (open_clip issue 771). The tag is therefore read here, before it is resolved to a file.
+    For a local file there is no tag: set ``quick_gelu=True`` for OpenAI's weights (the OpenAI configs here do).
+    An explicit value that contradicts the tag is an error.
+    """
+    tag_cfg = {} if pretrained is None or osp.isfile(osp.expanduser(pretrained)) else \
+        open_clip.get_pretrained_cfg(model_name, pretrained)
+    tag = tag_cfg.get('quick_gelu') if tag_cfg else None
+    if quick_gelu is None:
+        return bool(tag)
+    if tag is not None and bool(tag) != bool(quick_gelu):
+        raise ValueError(f'quick_gelu={quick_gelu} contradicts the pretrained tag {model_name}/{pretrained}, whose '
+                         f'towers were trained with quick_gelu={bool(tag)}')
+    return bool(quick_gelu)
+
+
 def build_open_clip(model_name: str = 'ViT-B-16',
                     pretrained: Optional[str] = 'openai',
                     model_cfg: Optional[dict] = None,
-                    config_key: str = 'pretrained') -> nn.Module:
-    """A frozen (``requires_grad=False``), eval-mode open_clip model.
+                    config_key: str = 'pretrained',
+                    quick_gelu: Optional[bool] = None) -> nn.Module:
+    """A frozen (``requires_grad=False``), eval-mode open_clip model (the caller unfreezes what trains).
 
     ``model_cfg`` (an open_clip ``CLIP`` config: embed_dim, vision_cfg, text_cfg) builds that architecture
-    instead of the named one, randomly initialised unless ``pretrained`` is a local file.
+    instead of the named one, randomly initialised unless ``pretrained`` is a local file. ``quick_gelu``: see
+    :func:`quick_gelu_for` (None: from the pretrained tag, e.g. True for ``'openai'``).
     """
     if model_cfg is not None:
-        model = open_clip.CLIP(**model_cfg)
+        cfg = dict(model_cfg)
+        if quick_gelu:
+            cfg['quick_gelu'] = True
+        model = open_clip.CLIP(**cfg)
         if pretrained is not None:
             path = osp.expanduser(pretrained)
             if not osp.isfile(path):
                 raise PretrainedWeightsNotFound(f'CLIP checkpoint not found: {pretrained} (config key `{config_key}`)')
             open_clip.load_checkpoint(model, path)
     else:
+        force = quick_gelu_for(model_name, pretrained, quick_gelu)
         path = resolve_pretrained(model_name, pretrained, config_key)
-        model = open_clip.create_model(model_name, pretrained=path)
+        model = open_clip.create_model(model_name, pretrained=path, force_quick_gelu=force)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

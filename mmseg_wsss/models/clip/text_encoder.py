@@ -22,7 +22,8 @@ class OpenCLIPTextEncoder(BaseModule):
     background embedding) make ``forward`` run the frozen text transformer, with gradients to those parameters only.
 
     Args:
-        model_name / pretrained / model_cfg: see :func:`build_open_clip` (``pretrained`` tag or local path).
+        model_name / pretrained / model_cfg / quick_gelu: see :func:`build_open_clip` (``pretrained`` tag or local
+            path; ``quick_gelu=None`` takes the activation from the tag: QuickGELU for OpenAI's weights).
         class_names: 'voc12', 'coco14' or a list of foreground class names (written for CLIP).
         templates: prompt templates with one ``{}`` (a name from ``prompts.TEMPLATES`` or a list).
         bg_prompts: class-related backgrounds (CLIMS), encoded with ``bg_template``: a {class name: [words]}
@@ -39,6 +40,8 @@ class OpenCLIPTextEncoder(BaseModule):
         normalize (bool): L2-normalise the class embeddings ``forward`` returns (default). WeakCLIP's code feeds
             its decoder the projected EOT features un-normalised (``normalize=False``).
     """
+    weights_at_build = True  # its tower's weights come from `pretrained` when it is built (checkpoint rule)
+
 
     def __init__(self,
                  model_name: str = 'ViT-B-16',
@@ -55,9 +58,11 @@ class OpenCLIPTextEncoder(BaseModule):
                  ctx_suffix: str = '.',
                  learnable_bg: bool = False,
                  normalize: bool = True,
+                 quick_gelu: Optional[bool] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        clip = build_open_clip(model_name, pretrained, model_cfg, config_key='text_encoder.pretrained')
+        clip = build_open_clip(model_name, pretrained, model_cfg, config_key='text_encoder.pretrained',
+                               quick_gelu=quick_gelu)
         clip.visual = None  # only the text tower is kept
         self.clip = clip
         self.tokenize = tokenizer_for(model_name, model_cfg)

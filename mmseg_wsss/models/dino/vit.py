@@ -87,6 +87,7 @@ class DINOViTEncoder(BaseModule):
         checkpoint: local weights (``dino_deitsmall8_pretrain.pth`` or data/toy_teachers/toy_dino.pth).
         fp16: run under CUDA autocast in fp16 (ECA's code runs DINO in half precision); no effect on CPU.
     """
+    weights_at_build = True  # loaded from `checkpoint` when built (checkpoint rule)
 
     def __init__(self, arch: str = 'vit-s8', checkpoint: Optional[str] = None, fp16: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)

@@ -22,7 +22,10 @@ class CAMHead(BaseModule):
         in_index (int): which backbone/neck output to use.
         pool (str): 'avg' (IRNet, CLIMS's baseline) or 'max' (AFA / ECA) global pooling.
         bias (bool): classifier bias; CAM methods use none, so that CAM = W^T Z exactly.
+
+    Maps (:mod:`mmseg_wsss.models.maps`): ``'cams'`` of kind ``cam_kind`` (relu) and ``'cam_logits'`` (logits).
     """
+    cam_kind = 'relu'
 
     def __init__(self,
                  in_channels: int,

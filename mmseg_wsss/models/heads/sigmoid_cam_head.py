@@ -19,7 +19,10 @@ class SigmoidCAMHead(CAMHead):
             official code does; the paper defines P for training (Eq. 3) and does not say how seeds are read at
             inference) or 'sigmoid' (P itself, which saturates wherever the logits are large, objects and plain
             background alike).
+
+    Maps: ``'cams'`` is of kind sigmoid (in (0, 1)); ``'cam_logits'`` as ``CAMHead``.
     """
+    cam_kind = 'sigmoid'
 
     def __init__(self, in_channels: int, num_classes: int, in_index: int = -1, bias: bool = False,
                  inference_activation: str = 'relu', init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):

@@ -7,6 +7,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..losses.clims import btm_loss, cbs_loss, otm_loss, reg_loss
+from ..maps import MapRequest
 
 
 @MODELS.register_module()
@@ -30,6 +31,12 @@ class CLIMSLoss(nn.Module):
         cbs_thr: the code form's CBS similarity threshold (official: 0.26 VOC, 0.285 COCO).
         mask_fill: 'mean' (the official codes: masked pixels take the data preprocessor's mean colour) or
             'black'.
+        cams (str): the map that masks the images (:mod:`mmseg_wsss.models.maps`): ``'cams'`` (the CAM head's;
+            ``SigmoidCAMHead`` gives Eq. 3's sigmoid maps), ``'cam_logits'`` (any CAM head's logits, through a
+            sigmoid), or any other map name of the model.
+        cams_as (str): the kind the mask must have, in [0, 1]: 'sigmoid' (Eq. 3, default) or 'normalized'
+            (max-normalised ReLU maps, for a CAM head whose CAMs are ReLU maps, e.g. AFA's ``CAMHead``). A map
+            that cannot become this kind fails when the model is built (a ReLU map is never read as a mask).
     """
 
     def __init__(self,
@@ -41,8 +48,13 @@ class CLIMSLoss(nn.Module):
                  delta: float = 1.15,
                  variant: str = 'paper',
                  cbs_thr: float = 0.26,
-                 mask_fill: str = 'mean'):
+                 mask_fill: str = 'mean',
+                 cams: str = 'cams',
+                 cams_as: str = 'sigmoid'):
         super().__init__()
+        if cams_as not in ('sigmoid', 'normalized'):
+            raise ValueError(f"cams_as must be 'sigmoid' or 'normalized' (a mask in [0, 1]), got {cams_as!r}")
+        self.cams, self.cams_as = cams, cams_as
         if variant not in ('paper', 'code'):
             raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
         if mask_fill not in ('mean', 'black'):
@@ -51,6 +63,9 @@ class CLIMSLoss(nn.Module):
         self.image_encoder, self.text_encoder = image_encoder, text_encoder
         self.alpha, self.beta, self.gamma, self.delta = alpha, beta, gamma, delta
         self.variant, self.cbs_thr = variant, cbs_thr
+
+    def map_requests(self):
+        return (MapRequest(self.cams, (self.cams_as, ), 'cams'), )
 
     @staticmethod
     def masked_images(images: Tensor, cams: Tensor, batch_idx: Tensor, class_idx: Tensor,
@@ -65,11 +80,12 @@ class CLIMSLoss(nn.Module):
             return torch.cat([x * p, x * (1 - p)])
         return torch.cat([fill + (x - fill) * p, fill + (x - fill) * (1 - p)])
 
-    def similarities(self, ctx, images: Tensor) -> Dict[str, Tensor]:
-        """s_oo (Eq. 7), s_bo (Eq. 9) per present pair, s_ob (Eq. 11) against every background prompt."""
+    def similarities(self, ctx, images: Tensor, cams: Tensor) -> Dict[str, Tensor]:
+        """s_oo (Eq. 7), s_bo (Eq. 9) per present pair, s_ob (Eq. 11) against every background prompt;
+        ``cams`` (B, K, h, w) in [0, 1] mask the images."""
         batch_idx, class_idx = ctx.img_labels.nonzero(as_tuple=True)
         n = batch_idx.numel()
-        P = F.interpolate(ctx.cams, size=images.shape[-2:], mode='bilinear', align_corners=False)
+        P = F.interpolate(cams, size=images.shape[-2:], mode='bilinear', align_corners=False)
         # one forward for all masked images; not under no_grad: the loss needs the gradient to the CAMs
         fill = ctx.image_mean if self.mask_fill == 'mean' else None
         emb = ctx.encoder(self.image_encoder).encode(self.masked_images(images, P, batch_idx, class_idx, fill))
@@ -85,11 +101,12 @@ class CLIMSLoss(nn.Module):
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
         B = ctx.batch_size
-        loss_reg = self.delta * reg_loss(ctx.cams)
+        cams = ctx.map(self.cams, self.cams_as)
+        loss_reg = self.delta * reg_loss(cams)
         if not ctx.img_labels.any():
-            zero = ctx.cams.sum() * 0
+            zero = cams.sum() * 0
             return dict(loss_otm=zero, loss_btm=zero, loss_cbs=zero, loss_reg=loss_reg)
-        s = self.similarities(ctx, ctx.images)
+        s = self.similarities(ctx, ctx.images, cams)
         b = s['batch_idx']
         return dict(
             loss_otm=self.alpha * otm_loss(s['s_oo'], b, B, self.variant),

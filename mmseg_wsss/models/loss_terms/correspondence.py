@@ -46,8 +46,9 @@ class CAMCorrespondenceLoss(nn.Module):
     which pushes positives apart), CAM vectors made distributions by ``distribution`` ('softmax' of the logits,
     or 'l1' of the ReLU activations; the paper does not say), summed over the views of an image, averaged over
     images; pairwise JS is chunked (``chunk`` elements per block) with recomputation in backward so memory stays bounded.
-    form='code' (the official code): |cosine| of the raw logit vectors over both views of an image together,
-    summed over images and divided by (views x B).
+    form='code' (the official code): |cosine| of the raw logit vectors between positions of the same view, the
+    positive / negative pair sums and counts taken over both views of an image together (not pairs across
+    views), summed over images and divided by (views x B).
 
     Augmentation: the paper says colour distortion and flips; ``color_jitter`` (brightness, contrast,
     saturation, hue) = (0.4, 0.4, 0.2, 0.1) and ``grayscale_p`` 0.2 are the official code's values (grayscale
@@ -114,8 +115,8 @@ class CAMCorrespondenceLoss(nn.Module):
         flat = view_labels.flatten(1)
         B, V = ctx.batch_size, self.num_views
         if self.form == 'code':
-            per_image = [correspondence_loss_code(vecs[b * V:(b + 1) * V].reshape(-1, vecs.shape[-1]),
-                                                  flat[b * V:(b + 1) * V].reshape(-1), self.ignore_index)
+            # per image: cosines within each view, pair sums and counts over its views (the official code)
+            per_image = [correspondence_loss_code(vecs[b * V:(b + 1) * V], flat[b * V:(b + 1) * V], self.ignore_index)
                          for b in range(B)]
             return dict(loss=torch.stack(per_image).sum() / (V * B))
         probs = cam_distribution(vecs, self.distribution)

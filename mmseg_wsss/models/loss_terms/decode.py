@@ -1,14 +1,15 @@
 from typing import Dict
 
-import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
+
+from ..parts import BaseLossTerm
 
 HEAD_LOGITS = dict(decode_head='seg_logits', auxiliary_head='aux_logits')
 
 
 @MODELS.register_module()
-class DecodeLoss(nn.Module):
+class DecodeLoss(BaseLossTerm):
     """Segmentation loss of the decode head (or the auxiliary head) against a pseudo-label source.
 
     The head ran once for the batch (``ctx.seg_logits`` / ``ctx.aux_logits``); this term only scores those logits
@@ -22,11 +23,10 @@ class DecodeLoss(nn.Module):
             raise ValueError(f'head must be one of {sorted(HEAD_LOGITS)}, got {head!r}')
         self.head = head
 
+    def head_requests(self):
+        return (self.head, )
+
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
         if labels is None:
             raise ValueError('DecodeLoss needs `labels=<pseudo-label source name>` in its term config')
-        head = getattr(ctx.segmentor, self.head)
-        logits = getattr(ctx, HEAD_LOGITS[self.head])
-        if head is None or logits is None:
-            raise ValueError(f'DecodeLoss(head={self.head!r}) but the model has no {self.head}')
-        return head.loss_by_feat(logits, ctx.with_labels(labels))
+        return ctx.head_loss(self.head, getattr(ctx, HEAD_LOGITS[self.head]), labels)

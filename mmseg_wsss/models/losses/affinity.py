@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...utils.labels import resize_labels
+
 
 def radius_mask(h: int, w: int, radius: int, device=None) -> Tensor:
     """(N, N) bool, N = h w: True where two grid positions are within ``radius`` in both directions (AFA's
@@ -18,7 +20,7 @@ def affinity_labels(labels: Tensor, size: Tuple[int, int], radius: int, ignore_i
     """Pairwise affinity labels from pseudo labels (Eq. 2): labels (B, H, W) nearest-downsampled to ``size``;
     1 where two positions share a label (background pairs too), 0 where they differ, ``ignore_index`` where
     either is ignored or the pair is beyond ``radius``. Returns (B, N, N) long."""
-    small = F.interpolate(labels[:, None].float(), size=size, mode='nearest')[:, 0].long().flatten(1)  # B, N
+    small = resize_labels(labels, size).flatten(1)  # B, N
     same = (small[:, :, None] == small[:, None, :]).long()
     ignored = (small == ignore_index)
     same[ignored[:, :, None] | ignored[:, None, :]] = ignore_index

@@ -16,31 +16,52 @@ def background_cam(cams: Tensor) -> Tensor:
     return 1 - cams.max(dim=1)[0] if cams.shape[1] else cams.new_ones(cams.shape[0], cams.shape[2])
 
 
+def seed_count(nonzero: Tensor, top_k: float, count: str = 'paper') -> Tensor:
+    """ECA Eq. 3's |Q_c|: how many of the n nonzero values of M_c (I_cam = c) are seeds, as a long tensor.
+
+    ``count='paper'``: ``round(k n)``, at least one when n > 0. ``'code'``: ``round(k n) + 1``, never more than n
+    (the official code calls Python's ``round(len(...) * args.topk) + 1``). Both compute k n in float64 and round
+    half to even, which is exactly Python's ``round`` of the Python-float product (0.3 x 95 = 28.5 -> 28; in
+    float32 the product is 28.500001 -> 29: 81 of the sizes up to 4096 would get one seed more). For n = 0 the
+    official code's topk still returns one zero-valued position; we take none."""
+    k_n = (top_k * nonzero.double()).round().long()
+    if count == 'paper':
+        return torch.where(nonzero > 0, k_n.clamp_min(1), nonzero)
+    if count == 'code':
+        return torch.minimum(k_n + 1, nonzero)
+    raise ValueError(f"count must be 'paper' or 'code', got {count!r}")
+
+
 def select_seeds(cams: Tensor, classes: Tensor, top_k: float, bg: Union[str, float] = 'paper',
-                 count: str = 'paper') -> Tensor:
+                 count: str = 'paper', bg_cams: str = 'all') -> Tensor:
     """ECA Eq. 3: initial CAM seeds Q_c, (B, 1 + K, N) bool.
 
-    cams (B, K, N) normalised to [0, 1]; classes (B, K) multi-hot (the image's labelled classes). The background
-    map is Eq. 2 (``bg='paper'``) or a constant (the official code: 0.45). I_cam = argmax over background and the
-    labelled classes; for every class c (background included), the seeds are the top ``top_k`` fraction of the
-    nonzero values of M_c masked to I_cam = c: ``round(k n)`` of them, at least one (``count='paper'``), or
-    ``round(k n) + 1`` (``count='code'``), never more than n.
-    """
+    cams (B, K, N) normalised to [0, 1]; classes (B, K) multi-hot (the image's labelled classes).
+
+    Background map M_0 (Eq. 2): ``1 - max_c M_c`` over ``bg_cams='all'`` foreground CAMs (the paper's max over
+    1 <= c <= C; the official code's background seeds likewise), or over the labelled classes only
+    (``'labels'``, a variant: an absent class that activates then does not lower M_0).
+
+    I_cam = argmax over [background, labelled classes] (the official code zeroes the unlabelled CAMs before its
+    argmax): the background entry is M_0 (``bg='paper'``) or a constant (``bg=0.45``, the official code). For
+    every class c (background included) the seeds are the top values of M_c masked to I_cam = c, their number
+    :func:`seed_count` of the n nonzero ones. The background is always *ranked* by M_0 (Eq. 2), also with the
+    constant: the official code takes the constant only for I_cam and ranks the background seeds by
+    ``1 - max`` CAM (a constant row would make them an arbitrary tie-break)."""
+    if bg_cams not in ('all', 'labels'):
+        raise ValueError(f"bg_cams must be 'all' or 'labels', got {bg_cams!r}")
     B, K, N = cams.shape
-    cams = cams * classes[..., None].to(cams.dtype)
-    m0 = background_cam(cams) if bg == 'paper' else cams.new_full((B, N), float(bg))
-    full = torch.cat([m0[:, None], cams], dim=1)                                  # B, 1 + K, N
+    fg = cams * classes[..., None].to(cams.dtype)                                  # labelled classes only
+    m0 = background_cam(cams if bg_cams == 'all' else fg)                          # Eq. 2, B, N
+    owner_bg = m0 if bg == 'paper' else cams.new_full((B, N), float(bg))
     keep = torch.cat([classes.new_ones(B, 1), classes], dim=1).bool()
+    full = torch.cat([owner_bg[:, None], fg], dim=1)                              # B, 1 + K, N
     owner = full.masked_fill(~keep[..., None], float('-inf')).argmax(dim=1)        # I_cam
     own = torch.arange(K + 1, device=cams.device)[None, :, None] == owner[:, None]
-    masked = full * own.to(full.dtype) * keep[..., None].to(full.dtype)
+    ranked = torch.cat([m0[:, None], fg], dim=1)                                  # what the seeds are ranked by
+    masked = ranked * own.to(ranked.dtype) * keep[..., None].to(ranked.dtype)
     nonzero = (masked > 0).sum(dim=-1)                                             # B, 1 + K
-    if count == 'paper':
-        n_seeds = torch.where(nonzero > 0, (top_k * nonzero.float()).round().long().clamp_min(1), nonzero)
-    elif count == 'code':
-        n_seeds = torch.minimum((top_k * nonzero.float()).round().long() + 1, nonzero)
-    else:
-        raise ValueError(f"count must be 'paper' or 'code', got {count!r}")
+    n_seeds = seed_count(nonzero, top_k, count)
     rank = masked.argsort(dim=-1, descending=True).argsort(dim=-1)                 # 0 = largest
     return (rank < n_seeds[..., None]) & (masked > 0)
 
@@ -95,10 +116,17 @@ def prototype_similarity(feats: Tensor, prototypes: Tensor) -> Tensor:
     return F.relu(torch.einsum('kd,bdn->bkn', F.normalize(prototypes, dim=-1), F.normalize(feats, dim=1)))
 
 
-def calibrate(carm: Tensor, similarity: Tensor, power: float = 2.0, renorm: bool = True) -> Tensor:
-    """ECA Eq. 10: M_c <- minmax(M_c * S_c^2) for the foreground maps (B, K, N). ``power`` 1.5 and
-    ``renorm=False`` (after a min-max of S) are the official code's form."""
-    out = carm * similarity ** power
+def calibrate(carm: Tensor, similarity: Tensor, power: float = 2.0, renorm: bool = True,
+              norm_similarity: bool = False) -> Tensor:
+    """ECA Eq. 10: M_c <- minmax(M_c * S_c^2) for the foreground maps (B, K, N), S from Eq. 9 (ReLU'd cosine).
+
+    ``norm_similarity=True`` min-max normalises S^power (per image and class) before the product; with
+    ``power=1.5, renorm=False`` that is the official code's ``M_c * minmax(relu(cos)^1.5)`` (it raises the
+    ReLU'd cosine to 1.5, then min-max normalises it: not ``minmax(S)^1.5``, which differs when min S > 0)."""
+    s = similarity ** power
+    if norm_similarity:
+        s = minmax(s)
+    out = carm * s
     return minmax(out) if renorm else out
 
 
@@ -164,15 +192,22 @@ def correspondence_loss_js(probs: Tensor, labels: Tensor, reading: str = 'intend
 
 
 def correspondence_loss_code(logits: Tensor, labels: Tensor, ignore_index: int = 255) -> Tensor:
-    """The official ECA code's correspondence loss for one image: |cosine| of raw CAM logit vectors (N, C) of
-    all positions of its views; ``0.5 (1 - sum_pos |cos| / (n_pos + 1)) + 0.5 sum_neg |cos| / (n_neg + 1)``,
-    positives share a label (the diagonal and ignored positions excluded), negatives differ."""
-    x = F.normalize(logits, dim=-1)
-    cos = (x @ x.t()).abs()
+    """The official ECA code's stand-in for Eq. 11 (``get_masked_ptc_loss``) for one image: logits (V, N, C) raw
+    CAM logit vectors of its V local views, labels (V, N) (a 2-D (N, C) / (N,) input is one view).
+
+    The |cosine| (L2 normalisation with eps 1e-8, as the code) is taken between positions *of the same view*;
+    positive pairs share a label (i = j and ignored positions excluded), negatives differ; the pair sums and the
+    counts run over all views together: ``0.5 (1 - sum_pos |cos| / (n_pos + 1)) + 0.5 sum_neg |cos| /
+    (n_neg + 1)``. (Before, both views' positions were pooled into one set, which also paired positions across
+    views.)"""
+    if logits.dim() == 2:
+        logits, labels = logits[None], labels[None]
+    x = F.normalize(logits, dim=-1, eps=1e-8)
+    cos = (x @ x.transpose(1, 2)).abs()                                            # V, N, N
     valid = labels != ignore_index
-    both = valid[:, None] & valid[None]
-    same = labels[:, None] == labels[None]
-    eye = torch.eye(labels.numel(), dtype=torch.bool, device=labels.device)
+    both = valid[:, :, None] & valid[:, None]
+    same = labels[:, :, None] == labels[:, None]
+    eye = torch.eye(labels.shape[1], dtype=torch.bool, device=labels.device)
     pos = (both & same & ~eye).to(cos.dtype)
     neg = (both & ~same).to(cos.dtype)
     return 0.5 * (1 - (cos * pos).sum() / (pos.sum() + 1)) + 0.5 * (cos * neg).sum() / (neg.sum() + 1)

@@ -162,6 +162,7 @@ class TextGuidedNeck(BaseModule):
     """
     accepts_text = True
     uses_extras = True
+    map_outputs = dict(score_map='cosine_bg')  # maps other parts may read (mmseg_wsss.models.maps)
 
     def __init__(self, adapter: dict, matcher: dict, fpn: dict, text_key: str = 'class_embeddings', init_cfg=None):
         super().__init__(init_cfg=init_cfg)

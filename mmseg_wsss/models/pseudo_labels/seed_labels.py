@@ -5,6 +5,8 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.labels import with_background
+
 
 @MODELS.register_module()
 class SeedLabels(nn.Module):
@@ -40,7 +42,7 @@ class SeedLabels(nn.Module):
             h, w = min(H, seed.shape[0]), min(W, seed.shape[1])
             out[i, :h, :w] = seed[:h, :w]
         if self.restrict_to_labels:
-            keep = torch.cat([ctx.img_labels.new_ones(len(samples), 1), ctx.img_labels], 1).bool()  # (B, C)
+            keep = with_background(ctx.img_labels)  # (B, C)
             valid = out != self.ignore_index
             idx = torch.where(valid, out, torch.zeros_like(out)).clamp_max(keep.shape[1] - 1)
             allowed = keep.gather(1, idx.flatten(1)).view_as(out) & (out < keep.shape[1])

@@ -16,6 +16,7 @@ and may add its own (WeakCLIP's score map) to ``ctx.extras``.
 ``predict`` returns standard ``SegDataSample``s: the decoder's logits, or CAMs turned into a segmentation, so
 mmseg's ``IoUMetric`` and ``tools/test.py --tta`` work unchanged.
 """
+from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -32,6 +33,7 @@ from torch import Tensor
 from ...utils.cam_ops import (add_background, mask_absent, max_normalize, multi_scale_flip_cams, restore_to_image,
                               slide_cams)
 from ...utils.labels import has_img_labels, img_labels_multi_hot
+from ..maps import check_join, resolve
 from .context import WSSSContext
 
 DEFAULT_TEST_CFG = dict(
@@ -45,7 +47,14 @@ DEFAULT_TEST_CFG = dict(
     output_cams=False,     # also attach `cams` to decoder predictions (CAM source always attaches them)
 )
 TERM_KEYS = ('weight', 'start_iter', 'end_iter', 'labels')
-ENCODER_KEYS = ('frozen', 'in_checkpoint')
+PART_KEYS = ('frozen', 'in_checkpoint')  # the freezing rule's keys, on encoders, backbone and neck
+
+
+def is_loss_key(key: str) -> bool:
+    """mmseg's rule, exactly: a key whose last dotted part is ``loss`` or starts with ``loss_`` is a loss
+    (weighted by its term's ``weight`` and summed into the total); any other key is only logged."""
+    last = key.rsplit('.', 1)[-1]
+    return last == 'loss' or last.startswith('loss_')
 
 
 def current_iter() -> int:
@@ -85,10 +94,9 @@ class WSSSSegmentor(BaseSegmentor):
         backbone (dict): any mmseg backbone; one with ``forward_with_extras(x) -> (feats, extras)`` also
             exposes extras (attention logits, class token, ...) as ``ctx.extras``.
         encoders (dict[str, dict], optional): auxiliary networks by name, built once, reached by
-            ``ctx.encoder(name)`` / ``ctx.encoded(name)``. Keys read by the segmentor: ``frozen`` (default True:
-            every parameter frozen, eval mode, ``ctx.encoded`` under no_grad) and ``in_checkpoint`` (default
-            False: frozen parameters are left out of saved checkpoints and refilled from the built encoder when
-            a checkpoint is loaded).
+            ``ctx.encoder(name)`` / ``ctx.encoded(name)``. Keys read by the segmentor: ``frozen`` (default True)
+            and ``in_checkpoint`` (default False), the freezing rule of :meth:`_build_part`, which the backbone
+            and the neck follow too (``frozen`` default False there).
         text_encoder (str, optional): name of the encoder whose output (``encoder()``) is passed to every neck
             or head with ``accepts_text = True``.
         neck (dict, optional): its outputs feed every head.
@@ -96,6 +104,9 @@ class WSSSSegmentor(BaseSegmentor):
             classes only.
         decode_head / auxiliary_head (dict, optional): mmseg decode heads (``num_classes`` with background),
             run once per batch; ``DecodeLoss`` terms train them on pseudo labels.
+        heads (dict[str, dict], optional): named extra network parts run once per batch after the backbone,
+            ``head(feats, extras) -> outputs``, kept in ``ctx.head_outputs[name]`` (AFA's
+            ``AttentionAffinityHead``); terms and sources name the heads they read (``head_requests``).
         pseudo_labels (dict[str, dict], optional): named pseudo-label sources ``forward(ctx) -> (B, H, W)``
             (255 = ignore); the segmentor marks padding 255.
         losses (dict[str, dict]): named loss terms ``forward(ctx, labels=None) -> dict`` (keys starting with
@@ -110,7 +121,6 @@ class WSSSSegmentor(BaseSegmentor):
     whole_inference = EncoderDecoder.whole_inference
     slide_inference = EncoderDecoder.slide_inference
     inference = EncoderDecoder.inference
-    aug_test = EncoderDecoder.aug_test
     _init_decode_head = EncoderDecoder._init_decode_head
 
     def __init__(self,
@@ -121,6 +131,7 @@ class WSSSSegmentor(BaseSegmentor):
                  cam_head: Optional[dict] = None,
                  decode_head: Optional[dict] = None,
                  auxiliary_head: Optional[dict] = None,
+                 heads: Optional[Dict[str, dict]] = None,
                  pseudo_labels: Optional[Dict[str, dict]] = None,
                  losses: Optional[Dict[str, dict]] = None,
                  train_cfg: Optional[dict] = None,
@@ -136,19 +147,11 @@ class WSSSSegmentor(BaseSegmentor):
                 raise TypeError(f'`{arg}` is a dict keyed by name (e.g. {arg}=dict(cam=dict(type=...))), '
                                 f'got {type(value).__name__}')
 
-        # shared auxiliary networks
+        # shared auxiliary networks; every part (encoders, backbone, neck) follows one freezing rule
+        self.frozen_parts, self.parts_in_checkpoint = set(), set()
         self.encoders = nn.ModuleDict()
-        self.frozen_encoders, self.encoders_in_checkpoint = set(), set()
         for name, cfg in (encoders or {}).items():
-            cfg, opts = _split(cfg, ENCODER_KEYS)
-            enc = MODELS.build(cfg)
-            if opts.get('frozen', True):
-                enc.requires_grad_(False)
-                enc.eval()
-                self.frozen_encoders.add(name)
-            if opts.get('in_checkpoint', False):
-                self.encoders_in_checkpoint.add(name)
-            self.encoders[name] = enc
+            self.encoders[name] = self._build_part(f'encoders.{name}', cfg, default_frozen=True)
         if text_encoder is not None and text_encoder not in self.encoders:
             raise KeyError(f'text_encoder={text_encoder!r} is not among encoders {sorted(self.encoders)}')
         self.text_encoder = text_encoder
@@ -156,8 +159,8 @@ class WSSSSegmentor(BaseSegmentor):
         if pretrained is not None:
             assert backbone.get('pretrained') is None, 'both backbone and segmentor set pretrained weight'
             backbone = dict(backbone, pretrained=pretrained)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck) if neck is not None else None
+        self.backbone = self._build_part('backbone', backbone, default_frozen=False)
+        self.neck = self._build_part('neck', neck, default_frozen=False) if neck is not None else None
         self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
         if decode_head is not None:
             self._init_decode_head(decode_head)  # sets decode_head, align_corners, num_classes, out_channels
@@ -167,6 +170,9 @@ class WSSSSegmentor(BaseSegmentor):
             self.num_classes = self.cam_head.num_classes + 1
             self.out_channels = self.num_classes
         self.auxiliary_head = MODELS.build(auxiliary_head) if auxiliary_head is not None else None
+        if heads is not None and not isinstance(heads, dict):
+            raise TypeError('`heads` is a dict keyed by name (e.g. heads=dict(affinity=dict(type=...)))')
+        self.heads = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in (heads or {}).items()})
         if self.cam_head is not None and self.cam_head.num_classes + 1 != self.num_classes:
             raise ValueError(f'cam_head.num_classes ({self.cam_head.num_classes}, foreground) + 1 must equal '
                              f'decode_head.num_classes ({self.num_classes}, with background)')
@@ -177,11 +183,14 @@ class WSSSSegmentor(BaseSegmentor):
         # named pseudo-label sources and loss terms
         self.pseudo_label_sources = nn.ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in (pseudo_labels or {}).items()})
+        for name, src in self.pseudo_label_sources.items():
+            src.name = name
         self.loss_terms = nn.ModuleDict()
         self.term_schedules: Dict[str, TermSchedule] = {}
         for name, cfg in (losses or {}).items():
             cfg, sched = _split(cfg, TERM_KEYS)
             self.loss_terms[name] = MODELS.build(cfg)
+            self.loss_terms[name].name = name
             self.term_schedules[name] = TermSchedule(**sched)
             unknown = [s for s in self.term_schedules[name].label_names if s not in self.pseudo_label_sources]
             if unknown:
@@ -192,9 +201,65 @@ class WSSSSegmentor(BaseSegmentor):
         self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         if self.test_cfg.source not in ('auto', 'cam', 'decoder'):
             raise ValueError(f'test_cfg.source must be auto, cam or decoder, got {self.test_cfg.source!r}')
+        self.map_producers = self._map_producers()
+        for part, modules in (('pseudo_labels', self.pseudo_label_sources), ('losses', self.loss_terms)):
+            for name, module in modules.items():
+                who = f'{part}.{name} ({type(module).__name__})'
+                for request in getattr(module, 'map_requests', lambda: ())():
+                    check_join(who, request, self.map_producers)
+                for head in getattr(module, 'head_requests', lambda: ())():
+                    if head in ('decode_head', 'auxiliary_head'):
+                        if getattr(self, head) is None:
+                            raise ValueError(f'{who} reads the {head}, but the model has none')
+                    elif head not in self.heads:
+                        raise KeyError(f'{who} reads head {head!r}, which is not among heads {sorted(self.heads)} '
+                                       f'(e.g. heads=dict({head}=dict(type=\'AttentionAffinityHead\', ...)))')
         self._predict_text = None
         self._register_state_dict_hook(WSSSSegmentor._drop_frozen_encoder_state)
         self._register_load_state_dict_pre_hook(self._refill_frozen_encoder_state, with_module=False)
+
+    # ------------------------------------------------------------------ maps
+    def _map_producers(self) -> Dict[str, tuple]:
+        """Every named map of the model: name -> (kind, what makes it) (see :mod:`mmseg_wsss.models.maps`)."""
+        out = {}
+
+        def add(name, kind, producer):
+            if name in out:
+                raise ValueError(f'map name {name!r} is made by both {out[name][1]} and {producer}: rename one')
+            out[name] = (kind, producer)
+
+        if self.cam_head is not None:
+            head = f'cam_head ({type(self.cam_head).__name__})'
+            add('cams', getattr(self.cam_head, 'cam_kind', 'relu'), head)
+            add('cam_logits', 'logits', head)
+        for part in ('backbone', 'neck'):
+            module = getattr(self, part)
+            for key, kind in getattr(module, 'map_outputs', {}).items():
+                add(key, kind, f'{part} ({type(module).__name__}) extras')
+        for name, src in self.pseudo_label_sources.items():
+            add(name, getattr(src, 'map_kind', 'labels'), f'pseudo_labels.{name} ({type(src).__name__})')
+        return out
+
+    def produce_map(self, name: str, ctx: WSSSContext) -> Tensor:
+        """The map ``name`` of this batch, of its producer's kind (``ctx.map`` converts and caches it)."""
+        if name not in self.map_producers:
+            raise KeyError(f'no map named {name!r}; the model makes {sorted(self.map_producers)}')
+        if name == 'cams':
+            return ctx.cams
+        if name == 'cam_logits':
+            return ctx.cam_outputs['cam_logits']
+        if name in self.pseudo_label_sources:
+            src = self.pseudo_label_sources[name]
+            return src.maps(ctx) if hasattr(src, 'map_kind') else ctx.pseudo_label(name)
+        if name not in ctx.extras:
+            raise KeyError(f'map {name!r} is declared by {self.map_producers[name][1]} but missing from its '
+                           f'extras this batch ({sorted(ctx.extras)})')
+        return ctx.extras[name]
+
+    def map_kind(self, name: str, kinds) -> tuple:
+        """(producer kind, the kind among ``kinds`` it is converted to) for the map ``name``."""
+        kind = self.map_producers[name][0]
+        return kind, resolve(kind, (kinds, ) if isinstance(kinds, str) else tuple(kinds))
 
     # ------------------------------------------------------------------ encoders
     def get_encoder(self, name: str) -> nn.Module:
@@ -202,33 +267,75 @@ class WSSSSegmentor(BaseSegmentor):
             raise KeyError(f'no encoder named {name!r}; the model declares {sorted(self.encoders)}')
         return self.encoders[name]
 
+    @property
+    def frozen_encoders(self) -> set:
+        return {p.split('.', 1)[1] for p in self.frozen_parts if p.startswith('encoders.')}
+
+    @property
+    def encoders_in_checkpoint(self) -> set:
+        return {p.split('.', 1)[1] for p in self.parts_in_checkpoint if p.startswith('encoders.')}
+
+    def _build_part(self, path: str, cfg: dict, default_frozen: bool) -> nn.Module:
+        """Build a part and apply the freezing rule (the keys ``frozen`` and ``in_checkpoint`` of its config).
+
+        ``frozen`` (default True for encoders, False for the backbone and neck): every parameter has
+        ``requires_grad=False``, the part stays in eval mode whatever ``model.train()`` says, and the segmentor
+        runs it under no_grad (a loss that needs a gradient through it, as CLIMS into the CAMs, calls it itself).
+        Frozen parameters (of a frozen part, or frozen inside a trained one) are left out of checkpoints and
+        refilled from the part as built when one is loaded, if the part loads its weights when it is built: every
+        encoder, and backbones / necks whose class says ``weights_at_build = True`` (the CLIP and DINO towers).
+        A backbone whose weights come from ``init_cfg`` keeps them (a model built for testing runs no
+        ``init_weights``). ``in_checkpoint=True`` keeps them for any part.
+        """
+        cfg, opts = _split(cfg, PART_KEYS)
+        module = MODELS.build(cfg)
+        if opts.get('frozen', default_frozen):
+            module.requires_grad_(False)
+            module.eval()
+            self.frozen_parts.add(path)
+        refillable = path.startswith('encoders.') or getattr(module, 'weights_at_build', False)
+        if opts.get('in_checkpoint', False) or not refillable:
+            self.parts_in_checkpoint.add(path)
+        return module
+
+    def _run_frozen(self, path: str, fn, *args):
+        """``fn(*args)``, under no_grad when the part at ``path`` is frozen."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and path not in self.frozen_parts):
+            return fn(*args)
+
     def run_encoder(self, name: str, ctx: Optional[WSSSContext] = None):
         """One run of encoder ``name``: ``encode_batch(ctx.images)`` if it has that method, else ``encoder()``."""
         enc = self.get_encoder(name)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and name not in self.frozen_encoders):
-            if hasattr(enc, 'encode_batch'):
-                if ctx is None:
-                    raise ValueError(f'encoder {name!r} encodes images and needs a batch context')
-                return enc.encode_batch(ctx.images)
-            return enc()
+        if hasattr(enc, 'encode_batch'):
+            if ctx is None:
+                raise ValueError(f'encoder {name!r} encodes images and needs a batch context')
+            return self._run_frozen(f'encoders.{name}', enc.encode_batch, ctx.images)
+        return self._run_frozen(f'encoders.{name}', enc)
+
+    def _part(self, path: str) -> nn.Module:
+        if path.startswith('encoders.'):
+            return self.encoders[path.split('.', 1)[1]]
+        return getattr(self, path)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        for name in self.frozen_encoders:
-            self.encoders[name].eval()
+        for path in self.frozen_parts:
+            self._part(path).eval()
         return self
 
     def _frozen_state_keys(self) -> List[str]:
-        """State-dict keys (relative to this module) of frozen encoder weights that checkpoints leave out:
-        frozen parameters, and the buffers of modules whose own parameters are all frozen (e.g. a frozen BN's
-        running statistics). Buffers of parameter-less modules (memories) are kept."""
+        """State-dict keys (relative to this module) that checkpoints leave out (see :meth:`_build_part`): frozen
+        parameters of refillable parts, and the buffers of their modules whose own parameters are all frozen
+        (e.g. a frozen BN's running statistics). Buffers of parameter-less modules (memories) are kept."""
         keys = []
-        for name, enc in self.encoders.items():
-            if name in self.encoders_in_checkpoint:
+        parts = [('backbone', self.backbone), ('neck', self.neck)] + \
+            [(f'encoders.{n}', e) for n, e in self.encoders.items()]
+        for path, part in parts:
+            if part is None or path in self.parts_in_checkpoint:
                 continue
-            for mod_name, mod in enc.named_modules():
+            for mod_name, mod in part.named_modules():
                 own = list(mod.parameters(recurse=False))
-                prefix = f'encoders.{name}.' + (f'{mod_name}.' if mod_name else '')
+                prefix = f'{path}.' + (f'{mod_name}.' if mod_name else '')
                 keys += [prefix + k for k, p in mod.named_parameters(recurse=False) if not p.requires_grad]
                 if own and not any(p.requires_grad for p in own):
                     keys += [prefix + k for k, _ in mod.named_buffers(recurse=False)
@@ -243,8 +350,8 @@ class WSSSSegmentor(BaseSegmentor):
 
     def _refill_frozen_encoder_state(self, state_dict, prefix, local_metadata, strict, missing_keys,
                                      unexpected_keys, error_msgs):
-        """Checkpoints without the frozen encoders (the default) load, strictly or not: their weights come from
-        the encoders as built (pretrained files), exactly as during training."""
+        """Checkpoints without the frozen weights (the default) load, strictly or not: their weights come from
+        the parts as built (pretrained files), exactly as during training."""
         current = None
         for key in self._frozen_state_keys():
             if prefix + key not in state_dict:
@@ -286,15 +393,16 @@ class WSSSSegmentor(BaseSegmentor):
     def _features(self, inputs: Tensor, text=None):
         """(feats, extras): backbone (+ neck) outputs and the backbone's extras, in one backbone forward."""
         if hasattr(self.backbone, 'forward_with_extras'):
-            feats, extras = self.backbone.forward_with_extras(inputs)
+            feats, extras = self._run_frozen('backbone', self.backbone.forward_with_extras, inputs)
         else:
-            feats, extras = self.backbone(inputs), {}
+            feats, extras = self._run_frozen('backbone', self.backbone, inputs), {}
         if self.neck is not None:
+            neck_inputs = self._head_inputs(self.neck, feats, text)
             if getattr(self.neck, 'uses_extras', False):
-                feats, more = self.neck(self._head_inputs(self.neck, feats, text), extras)
+                feats, more = self._run_frozen('neck', self.neck, neck_inputs, extras)
                 extras = {**extras, **more}
             else:
-                feats = self._run_part(self.neck, feats, text)
+                feats = self._run_frozen('neck', self.neck, neck_inputs)
         return feats, extras
 
     def _inference_text(self):
@@ -305,10 +413,27 @@ class WSSSSegmentor(BaseSegmentor):
     def extract_feat(self, inputs: Tensor):
         return self._features(inputs, self._inference_text())[0]
 
-    def raw_cams(self, inputs: Tensor, text=None, inference: bool = False) -> Tensor:
-        """Images -> CAMs as the CAM head defines them (B, K, h, w); ``inference``: the head's inference CAMs."""
+    def run_cam_head(self, inputs: Tensor, text=None, output: str = 'cams') -> Tensor:
+        """Network inputs -> the CAM head's ``output`` ('cams' or 'cam_logits'), a new forward (batch service for
+        ``ctx.cam_views``: other scales, local views)."""
+        if output not in ('cams', 'cam_logits'):
+            raise ValueError(f"the CAM head gives 'cams' or 'cam_logits', not {output!r}")
+        return self.raw_cams(inputs, text, logits=output == 'cam_logits')
+
+    def head_loss(self, head: str, logits: Tensor, samples: List[SegDataSample]) -> Dict[str, Tensor]:
+        """``loss_by_feat`` of the mmseg head ``head`` ('decode_head' or 'auxiliary_head'; batch service for
+        ``ctx.head_loss``)."""
+        if head not in ('decode_head', 'auxiliary_head') or getattr(self, head) is None:
+            raise ValueError(f'the model has no {head}')
+        return getattr(self, head).loss_by_feat(logits, samples)
+
+    def raw_cams(self, inputs: Tensor, text=None, inference: bool = False, logits: bool = False) -> Tensor:
+        """Images -> CAMs as the CAM head defines them (B, K, h, w); ``inference``: the head's inference CAMs;
+        ``logits``: its raw ``cam_logits``."""
         feats, _ = self._features(inputs, text)
         out = self._run_part(self.cam_head, feats, text)
+        if logits:
+            return out['cam_logits']
         return self.cam_head.inference_cams(out) if inference else self.cam_head.cams(out)
 
     @property
@@ -412,7 +537,8 @@ class WSSSSegmentor(BaseSegmentor):
     def build_context(self, inputs: Tensor, data_samples: List[SegDataSample]) -> WSSSContext:
         """Run every network of the model once on the batch and wrap the results (see :class:`WSSSContext`)."""
         ctx = WSSSContext(inputs, data_samples, img_labels_multi_hot(data_samples, self.num_classes - 1,
-                                                                     inputs.device), current_iter(), self)
+                                                                     inputs.device), current_iter(), self,
+                          training=self.training)
         if self.text_encoder is not None:
             ctx.text = ctx.encoded(self.text_encoder)
         ctx.feats, ctx.extras = self._features(inputs, ctx.text)
@@ -423,6 +549,8 @@ class WSSSSegmentor(BaseSegmentor):
             ctx.seg_logits = self._run_part(self.decode_head, ctx.feats, ctx.text)
         if self.auxiliary_head is not None:
             ctx.aux_logits = self._run_part(self.auxiliary_head, ctx.feats, ctx.text)
+        for name, head in self.heads.items():
+            ctx.head_outputs[name] = head(ctx.feats, ctx.extras)
         return ctx
 
     @torch.no_grad()
@@ -444,10 +572,24 @@ class WSSSSegmentor(BaseSegmentor):
                 continue
             labels = [ctx.pseudo_label(s) for s in sched.label_names]
             out = term(ctx, labels=None if sched.labels is None else labels[0] if len(labels) == 1 else labels)
-            losses.update(add_prefix({k: v * sched.weight if k.startswith('loss') else v for k, v in out.items()},
-                                     name))
+            losses.update(add_prefix({k: v * sched.weight if is_loss_key(k) else v for k, v in out.items()}, name))
         self._keep_parameters_in_graph(losses)
         return losses
+
+    def parse_losses(self, losses: Dict[str, Tensor]):
+        """mmengine's ``parse_losses`` with mmseg's rule made exact: the total is the sum of the loss keys
+        (:func:`is_loss_key`: ``<term>.loss`` or ``<term>.loss_*``); every other key is logged, never summed
+        (mmengine would sum any key *containing* 'loss', e.g. a logged ``seed_loss_ratio``)."""
+        log_vars = []
+        for key, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                log_vars.append([key, value.mean()])
+            elif isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value):
+                log_vars.append([key, sum(v.mean() for v in value)])
+            else:
+                raise TypeError(f'{key} is not a tensor or a list of tensors')
+        loss = sum(v for k, v in log_vars if is_loss_key(k))
+        return loss, OrderedDict([['loss', loss]] + log_vars)
 
     def _keep_parameters_in_graph(self, losses: Dict[str, Tensor]) -> None:
         """Add 0 x (every trainable parameter) to the first loss, so each parameter gets a gradient (zero when
@@ -457,8 +599,8 @@ class WSSSSegmentor(BaseSegmentor):
         if not params:
             return
         anchor = 0.0 * sum(p.sum() for p in params)
-        key = next((k for k in losses if 'loss' in k), None)
+        key = next((k for k in losses if is_loss_key(k)), None)
         if key is None:  # no term active at this iteration
-            losses['loss'] = anchor
+            losses['loss_anchor'] = anchor
         else:
             losses[key] = losses[key] + anchor
