@@ -2,8 +2,6 @@
 # bash tools/dist_train.sh configs/afa/afa_mit-b1_2xb2-20k_voc12aug-512x512.py 2
 _base_ = [
     '../_base_/models/afa_mit-b1.py', '../_base_/datasets/voc12_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_afa_adamw.py'
+    '../_base_/schedules/schedule_afa_adamw.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 train_dataloader = dict(batch_size=2)
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
-test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]

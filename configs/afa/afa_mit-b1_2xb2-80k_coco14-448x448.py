@@ -2,7 +2,7 @@
 # (crop 448, 80k iterations) with AFA's stages scaled as ECA's code does (CAM only 5k, propagation from 10k).
 _base_ = [
     '../_base_/models/afa_mit-b1.py', '../_base_/datasets/coco14_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_afa_adamw.py'
+    '../_base_/schedules/schedule_afa_adamw.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 crop_size = (448, 448)
 model = dict(
@@ -27,5 +27,3 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=max_iters, by_epoch=False)
 ]
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
-test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]

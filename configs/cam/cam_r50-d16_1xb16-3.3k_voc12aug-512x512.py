@@ -2,7 +2,7 @@
 # SGD lr 0.1 (10x on the classifier), weight decay 1e-4, poly 0.9.
 _base_ = [
     '../_base_/models/cam_r50-d16.py', '../_base_/datasets/voc12_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_iter.py'
+    '../_base_/schedules/schedule_iter.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 max_iters = 3310
 val_interval = 1655
@@ -13,7 +13,5 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 # `tools/test.py` measures CAM quality on the train split (the WSSS convention for CAMs).
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

@@ -2,7 +2,7 @@
 # usual budget for COCO CAMs; we use 6.2k (~1.2 epochs) with the VOC recipe otherwise.
 _base_ = [
     '../_base_/models/cam_r50-d16.py', '../_base_/datasets/coco14_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_iter.py'
+    '../_base_/schedules/schedule_iter.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 model = dict(cam_head=dict(num_classes=80))
 max_iters = 6200
@@ -14,6 +14,4 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

@@ -3,7 +3,8 @@
 # paper's (Sec. 4.1; the official code uses the same).
 _base_ = [
     '../_base_/models/clims_r50-d16_clip-vitb16.py', '../_base_/datasets/voc12_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py',
+    '../_base_/evaluators/seg_and_cam.py'
 ]
 # the plain CAM network this starts from (configs/cam/); set to your checkpoint
 load_from = 'work_dirs/cam_r50-d16_1xb16-3.3k_voc12aug-512x512/iter_3310.pth'
@@ -18,6 +19,4 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))  # frozen CLIP is left out
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

@@ -3,7 +3,8 @@
 # weights 2 / 14 / 1.25 / 0.2, 8 epochs at batch 16 (82,081 images: 41,040 iterations), lr 5e-4, poly.
 _base_ = [
     '../_base_/models/clims_r50-d16_clip-vitb32_code.py', '../_base_/datasets/coco14_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py',
+    '../_base_/evaluators/seg_and_cam.py'
 ]
 load_from = 'work_dirs/cam_r50-d16_1xb16-6.2k_coco14-512x512/iter_6200.pth'
 model = dict(
@@ -20,6 +21,4 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=5e-4, momentum=1e-4, weight_decay=0.0),  # the code's PolyOptimizer, see VOC
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

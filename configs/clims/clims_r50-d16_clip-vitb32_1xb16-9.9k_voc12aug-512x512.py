@@ -3,7 +3,8 @@
 # (IRNet's PolyOptimizer) passes the weight decay 1e-4 into SGD's momentum slot: momentum 1e-4, no weight decay.
 _base_ = [
     '../_base_/models/clims_r50-d16_clip-vitb32_code.py', '../_base_/datasets/voc12_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py',
+    '../_base_/evaluators/seg_and_cam.py'
 ]
 # the plain CAM network this starts from (configs/cam/); set to your checkpoint
 load_from = 'work_dirs/cam_r50-d16_1xb16-3.3k_voc12aug-512x512/iter_3310.pth'
@@ -17,6 +18,4 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=2.5e-4, momentum=1e-4, weight_decay=0.0),
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]

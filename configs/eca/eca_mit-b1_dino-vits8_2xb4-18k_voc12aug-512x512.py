@@ -4,7 +4,7 @@
 # Test: python tools/test.py CONFIG CKPT --tta --crf  (multi-scale + flip, dense CRF: the paper's inference)
 _base_ = [
     '../_base_/models/eca_mit-b1_dino-vits8.py', '../_base_/datasets/voc12_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_afa_adamw.py'
+    '../_base_/schedules/schedule_afa_adamw.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 train_dataloader = dict(batch_size=4)
 max_iters = 18000
@@ -14,8 +14,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=max_iters, by_epoch=False)
 ]
 optim_wrapper = dict(constructor='FrozenAwareOptimWrapperConstructor')  # the frozen DINO is left out
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
-test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 custom_hooks = [
     # CARM vs CAM pseudo-label quality during training (pseudo_label/{cam,carm}/mIoU)
     dict(type='PseudoLabelQualityHook', interval=2000, dataloader='train_eval_dataloader', num_images=200),

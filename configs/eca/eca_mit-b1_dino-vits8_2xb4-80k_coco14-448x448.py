@@ -2,7 +2,8 @@
 # settings as VOC (the 2k warm-up included; the official code uses CAM-only 5k and switches at 10k).
 _base_ = [
     '../_base_/models/eca_mit-b1_dino-vits8.py', '../_base_/datasets/coco14_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_afa_adamw.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_afa_adamw.py',
+    '../_base_/evaluators/seg_and_cam.py'
 ]
 crop_size = (448, 448)
 model = dict(
@@ -29,5 +30,3 @@ param_scheduler = [
 ]
 optim_wrapper = dict(constructor='FrozenAwareOptimWrapperConstructor')
 default_hooks = dict(checkpoint=dict(interval=val_interval))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
-test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]

@@ -4,7 +4,7 @@
 #       --cfg-options train_dataloader.dataset.pseudo_label_dir=work_dirs/pseudo_labels/voc12
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d8.py', '../_base_/datasets/voc12_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py', '../_base_/evaluators/seg.py'
 ]
 pseudo_label_dir = 'work_dirs/pseudo_labels/voc12'
 crop_size = (512, 512)

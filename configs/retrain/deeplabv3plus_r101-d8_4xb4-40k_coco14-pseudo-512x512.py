@@ -3,7 +3,7 @@
 #       --out-dir work_dirs/pseudo_labels/coco14 --crf
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d8.py', '../_base_/datasets/coco14_wsss.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py', '../_base_/evaluators/seg.py'
 ]
 pseudo_label_dir = 'work_dirs/pseudo_labels/coco14'
 model = dict(decode_head=dict(num_classes=81), auxiliary_head=dict(num_classes=81))

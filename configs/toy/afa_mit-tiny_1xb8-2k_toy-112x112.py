@@ -5,7 +5,7 @@
 # affinity propagation from 1.2k) and AdamW at lr 1e-3 (the toy MiT is small and its pretraining short).
 _base_ = [
     '../_base_/models/afa_mit-b1.py', '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_afa_adamw.py'
+    '../_base_/schedules/schedule_afa_adamw.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
 warm = 500       # classification only before this (AFA: 2000)
@@ -34,9 +34,7 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=val_interval, max_keep_ckpts=2),
     visualization=dict(type='SegVisualizationHook', draw=False))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]
 custom_hooks = [
     dict(type='ClassCountCheckHook'),
     dict(type='PseudoLabelQualityHook', interval=500, dataloader='train_eval_dataloader', num_images=64),

@@ -1,7 +1,7 @@
 # CAM baseline on the generated toy dataset; trains on CPU in a few minutes (make demo, tests).
 _base_ = [
     '../_base_/models/cam_r18-tiny-d8.py', '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_iter.py'
+    '../_base_/schedules/schedule_iter.py', '../_base_/evaluators/seg_and_cam.py'
 ]
 # A CAM pseudo-label source, read by no loss term (so never computed in training), for the quality hook:
 # its mIoU on 64 train images is logged every 500 iterations (pseudo_label/cam/mIoU).
@@ -20,9 +20,7 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=val_interval, max_keep_ckpts=2),
     visualization=dict(type='SegVisualizationHook', draw=False))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='CAMMetric')]
 test_dataloader = _base_.train_eval_dataloader
-test_evaluator = [dict(type='CAMMetric'), dict(type='IoUMetric', iou_metrics=['mIoU'])]
 custom_hooks = [
     dict(type='ClassCountCheckHook'),
     dict(type='PseudoLabelQualityHook', interval=500, dataloader='train_eval_dataloader', num_images=64),

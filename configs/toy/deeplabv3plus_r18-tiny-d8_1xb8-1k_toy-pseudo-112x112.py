@@ -1,18 +1,14 @@
 # Toy twin of configs/retrain/: a tiny DeepLabV3+ trained on pseudo labels of the toy dataset (CPU).
-_base_ = ['../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py']
+_base_ = [
+    '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py', '../_base_/schedules/schedule_iter.py',
+    '../_base_/evaluators/seg.py', '../_base_/data_preprocessor.py'
+]
 pseudo_label_dir = 'work_dirs/toy_pseudo_labels'
 num_classes = 6
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(112, 112)),
+    data_preprocessor=dict(_base_.data_preprocessor, size=(112, 112)),
     backbone=dict(
         type='ResNetV1c',
         depth=18,

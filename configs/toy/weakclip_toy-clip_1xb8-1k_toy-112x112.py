@@ -6,7 +6,7 @@
 # Seeds: a PNG folder of tools/make_pseudo_labels.py for a toy model (`seed_dir`), e.g. the toy CAM baseline's.
 _base_ = [
     '../_base_/models/weakclip_vit-b16.py', '../_base_/datasets/toy_voc.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_weakclip_adamw.py'
+    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py'
 ]
 toy_clip = 'data/toy_teachers/toy_clip.pt'
 num_classes = 6

@@ -3,7 +3,7 @@
 # 91-entry COCO id list, which misaligns names and labels (a bug, not copied).
 _base_ = [
     '../_base_/models/weakclip_vit-b16.py', '../_base_/datasets/coco14_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_weakclip_adamw.py'
+    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py'
 ]
 num_classes = 81
 seed_dir = 'work_dirs/seeds/coco14'  # a PNG per training image (the paper: MCTformer's seeds)

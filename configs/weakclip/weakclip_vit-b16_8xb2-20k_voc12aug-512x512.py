@@ -7,7 +7,7 @@
 #   4. retrain: configs/retrain/deeplabv3plus_r101-d8_4xb4-20k_voc12-pseudo-512x512.py
 _base_ = [
     '../_base_/models/weakclip_vit-b16.py', '../_base_/datasets/voc12_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_weakclip_adamw.py'
+    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py'
 ]
 seed_dir = 'work_dirs/seeds/voc12'  # a PNG per training image (the paper: MCTformer's seeds, 69.1 mIoU on train)
 crop_size = (512, 512)

@@ -20,12 +20,17 @@ def max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
     return cams / (peak + eps)
 
 
+def minmax(x: Tensor, eps: float = 1e-5) -> Tensor:
+    """Min-max normalisation over the last dimension: (x - min) / (max - min + eps) (ECA's 'min-max
+    normalization', on flattened grids)."""
+    low = x.min(dim=-1, keepdim=True)[0]
+    return (x - low) / (x.max(dim=-1, keepdim=True)[0] - low + eps)
+
+
 def minmax_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
     """ReLU then per-image, per-class min-max normalisation to [0, 1] (AFA / ECA training-time CAMs)."""
     cams = F.relu(cams)
-    low = cams.flatten(-2).min(dim=-1)[0][..., None, None]
-    cams = cams - low
-    return cams / (cams.flatten(-2).max(dim=-1)[0][..., None, None] + eps)
+    return minmax(cams.flatten(-2), eps).view_as(cams)
 
 
 def normalize_cams(cams: Tensor, norm: str = 'max') -> Tensor:

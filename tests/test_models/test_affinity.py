@@ -4,7 +4,8 @@ import torch
 
 from mmseg_wsss.models.heads import AttentionAffinityHead
 from mmseg_wsss.models.loss_terms import AffinityFromAttentionLoss
-from mmseg_wsss.models.losses import affinity_labels, affinity_loss, propagate_with_affinity, radius_mask
+from mmseg_wsss.models.losses import affinity_labels, affinity_loss, radius_mask
+from mmseg_wsss.models.pseudo_labels.propagation import propagate_with_affinity
 
 
 def test_affinity_labels_transcription():

@@ -3,7 +3,9 @@ import math
 
 import torch
 
-from mmseg_wsss.models.refiners import PAR, par_refine, par_refine_loop
+from mmseg_wsss.models.refiners import PAR, par_refine
+
+from .par_reference import par_refine_loop
 
 
 def transcription(img, mask, dilations, num_iter, w1=0.3, w2=0.01):

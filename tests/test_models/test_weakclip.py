@@ -1,6 +1,7 @@
 """WeakCLIP: losses against direct transcriptions of Eqs. 12-13 (values and gradients), the CRF boundary loss
 against a slow per-pixel implementation, the seed source, the pyramid adapter, co-attention matching (Eqs. 7-9)
 and the text-guided neck."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +10,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmseg_wsss.models.clip import tiny_clip_cfg
-from mmseg_wsss.models.losses import balanced_seed_loss, boundary_loss, crf_refine_batch, seed_probabilities
+from mmseg_wsss.models.losses import (balanced_seed_loss, boundary_loss, crf_image, crf_refine_batch,
+                                      seed_probabilities)
 from mmseg_wsss.models.necks.weakclip import CrossAttentionStack, match_scores
 from mmseg_wsss.utils.crf import crf_from_probs
 
@@ -120,6 +122,26 @@ def test_crf_boundary_term_against_slow_direct():
     assert torch.allclose(boundary_loss(P, Q), eq13_direct(P, Q))
 
 
+def test_crf_image_resizes():
+    """Eq. 13's image at the loss resolution: 'torch' is bilinear + rounding; 'scipy' is the official code's
+    ``ndimage.zoom(order=1)`` of the 0-255 image + truncation (a direct transcription), and the two differ."""
+    from scipy import ndimage
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 32, 24)
+    ours = crf_image(images, (8, 6), 'torch')
+    ref = (F.interpolate(images, size=(8, 6), mode='bilinear', align_corners=False) * 255).round().to(torch.uint8)
+    assert ours.dtype == torch.uint8 and torch.equal(ours, ref)
+    official = crf_image(images, (8, 6), 'scipy')
+    direct = [ndimage.zoom(images[b].numpy() * 255, (1, 8 / 32, 6 / 24), order=1).astype(np.uint8)
+              for b in range(2)]
+    assert official.shape == (2, 3, 8, 6) and torch.equal(official, torch.from_numpy(np.stack(direct)))
+    assert not torch.equal(official, ours)
+    with pytest.raises(ValueError, match='resize'):
+        crf_image(images, (8, 6), 'pil')
+    with pytest.raises(ValueError, match='image_resize'):
+        MODELS.build(dict(type='CRFBoundaryLoss', image_resize='pil'))
+
+
 class _Ctx:
     """The parts of a WSSSContext the WeakCLIP terms read."""
 
@@ -141,6 +163,10 @@ def test_loss_terms_at_loss_resolution():
     assert torch.isfinite(out) and out >= 0
     out.backward()
     assert logits.grad.abs().sum() > 0
+    official = MODELS.build(dict(type='CRFBoundaryLoss', size=(8, 8), image_resize='scipy'))(ctx, labels=None)
+    q = crf_refine_batch(crf_image(ctx.images, (8, 8), 'scipy'), seed_probabilities(
+        F.interpolate(logits, size=(8, 8), mode='bilinear', align_corners=False)))
+    assert torch.allclose(official['loss'], boundary_loss(ctx.cache[('weakclip_probs', (8, 8))], q))
     with pytest.raises(ValueError, match='labels'):
         seed_term(ctx, labels=None)
 
@@ -237,6 +263,30 @@ def test_co_attention_matcher_eqs_7_to_9():
         matcher.beta.zero_()
     plain = matcher(text, glob, patches, (3, 4))['score_map']
     assert torch.allclose(plain, match_scores(t, patches, (3, 4)), atol=1e-6)
+
+
+def test_co_attention_shared_projections_official_layout():
+    """``shared_proj=True`` (official code): one text projection (LN-Linear) and one visual projection
+    (LN-Linear-LN) for both directions; pixel-to-text queries the visual side through the visual projection."""
+    torch.manual_seed(0)
+    cfg = dict(type='CoAttentionMatcher', embed_dim=16, width=8, num_heads=2, dropout=0.0)
+    own, shared = MODELS.build(cfg).eval(), MODELS.build(dict(cfg, shared_proj=True)).eval()
+    n_own, n_shared = (sum(p.numel() for p in m.parameters()) for m in (own, shared))
+    proj = sum(p.numel() for p in own.pixel_to_text.query_proj.parameters()) + sum(
+        p.numel() for p in own.pixel_to_text.memory_proj.parameters())
+    assert n_own - n_shared == proj  # the second direction's projections are gone
+    text, glob, patches = torch.randn(3, 16), torch.randn(2, 16), torch.randn(2, 12, 16)
+    out = shared(text, glob, patches, (3, 4))
+    vis = torch.cat([glob[:, None], patches], 1)
+    t = text[None].expand(2, -1, -1)
+    t2p, p2t = shared.text_to_pixel, shared.pixel_to_text
+    x, mem = t2p.memory_proj(vis), t2p.query_proj(t)  # transcription of the official anti-decoder direction
+    for layer in p2t.layers:
+        x = layer(x, mem)
+    f_star = (p2t.out_proj(x) * shared.beta + vis)[:, 1:]
+    assert torch.allclose(out['patches'], f_star, atol=1e-6)
+    out['score_map'].sum().backward()
+    assert t2p.query_proj[1].weight.grad.abs().sum() > 0 and t2p.memory_proj[1].weight.grad.abs().sum() > 0
 
 
 def test_text_guided_neck_gives_levels_and_score_map():

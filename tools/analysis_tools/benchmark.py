@@ -80,7 +80,11 @@ def timed(fn, iters, warmup, device):
 
 
 def bench_par(args):
-    from mmseg_wsss.models.refiners import par_refine, par_refine_loop
+    import os.path as osp
+    import sys
+    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))  # the tests' reference form
+    from mmseg_wsss.models.refiners import par_refine
+    from tests.test_models.par_reference import par_refine_loop
     g = torch.Generator().manual_seed(0)
     images = torch.rand(args.batch, 3, args.size, args.size, generator=g).to(args.device)
     masks = torch.rand(args.batch, args.classes, args.size, args.size, generator=g).to(args.device)

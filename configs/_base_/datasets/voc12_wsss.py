@@ -57,5 +57,3 @@ test_dataloader = val_dataloader
 # CAM / pseudo-label quality is measured on the 1,464 "train" images (the WSSS convention).
 train_eval_dataloader = dict(
     val_dataloader, dataset=dict(val_dataloader['dataset'], ann_file='ImageSets/Segmentation/train.txt'))
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

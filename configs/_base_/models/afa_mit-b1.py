@@ -2,15 +2,9 @@
 # head, online CAM pseudo labels (multi-scale + flip, min-max, 0.55 / 0.35 band after PAR at half resolution;
 # propagated along the learnt affinity from 6k iterations), the affinity-from-attention loss and a SegFormer MLP
 # decoder. Paper values; the official code's differences are options (configs/afa/README.md).
+_base_ = ['../data_preprocessor.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(512, 512))
+data_preprocessor = dict(_base_.data_preprocessor, size=(512, 512))
 # ImageNet-1k MiT-B1 in mmseg's key layout (download from mmseg's model zoo, see configs/afa/README.md)
 mit_b1_checkpoint = 'pretrained/mit_b1_20220624-02e5a6a1.pth'
 model = dict(

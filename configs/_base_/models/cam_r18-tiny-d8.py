@@ -1,14 +1,8 @@
 # A CPU-sized CAM network for the toy dataset: ResNet-18 layout with 16 base channels (128 output channels),
 # output stride 8, randomly initialised, trainable BN. Same head and segmentor as the real configs.
+_base_ = ['../data_preprocessor.py']
 norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(112, 112))
+data_preprocessor = dict(_base_.data_preprocessor, size=(112, 112))
 model = dict(
     type='WSSSSegmentor',
     data_preprocessor=data_preprocessor,

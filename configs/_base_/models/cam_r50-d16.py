@@ -1,14 +1,8 @@
 # CAM network: ResNet-50 at output stride 16 (IRNet's), global average pooling + 1x1 classifier.
 # BN statistics and affine parameters stay frozen (IRNet's FixedBatchNorm); the stem and layer1 are frozen.
+_base_ = ['../data_preprocessor.py']
 norm_cfg = dict(type='BN', requires_grad=False)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(512, 512))
+data_preprocessor = dict(_base_.data_preprocessor, size=(512, 512))
 model = dict(
     type='WSSSSegmentor',
     data_preprocessor=data_preprocessor,

@@ -1,14 +1,8 @@
 # Standard mmseg DeepLabV3+ on ResNet-101-V1c (output stride 8), ImageNet-initialised: the usual WSSS
 # retraining network next to DeepLabV2. A plain mmseg EncoderDecoder: nothing WSSS-specific.
+_base_ = ['../data_preprocessor.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # reverted to BN automatically on a single process
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(512, 512))
+data_preprocessor = dict(_base_.data_preprocessor, size=(512, 512))
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,

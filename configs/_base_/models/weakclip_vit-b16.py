@@ -4,6 +4,7 @@
 # boundary loss (Eq. 13) at 64 x 64. Seeds: a PNG folder (`seed_dir` in the configs), e.g. the output of
 # tools/make_pseudo_labels.py for a CAM / CLIMS / ECA model, or MCTformer's masks.
 # Every difference from the official code is an option; see configs/weakclip/README.md.
+_base_ = ['../data_preprocessor.py']
 clip_name = 'ViT-B-16'
 clip_pretrained = 'openai'  # or a local path to the open_clip weights file
 # OpenAI's towers were trained with QuickGELU. open_clip takes it from the 'openai' tag, but not from a local
@@ -15,14 +16,7 @@ text_dim = 512              # CLIP's joint embedding width
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 # CLIP's own normalisation (the tower was trained with it). The official code normalises with ImageNet's
 # mean / std: set mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375] for that.
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[122.771, 116.746, 104.094],
-    std=[68.501, 66.632, 70.323],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(512, 512))
+data_preprocessor = dict(_base_.clip_data_preprocessor, size=(512, 512))
 model = dict(
     type='WSSSSegmentor',
     data_preprocessor=data_preprocessor,

@@ -1,7 +1,7 @@
 import numpy as np
-import torch.nn.functional as F
 from mmseg.registry import HOOKS
 
+from ...utils.labels import resize_labels
 from ...visualization import cam_row, stack_rows
 from .fixed_images import FixedImagesHook
 
@@ -30,7 +30,7 @@ class CAMVisualizationHook(FixedImagesHook):
             h, w = meta['img_shape'][:2]
 
             def fit(label):  # a label map (any size) -> (h, w), nearest
-                return F.interpolate(label[None, None].float(), size=(h, w), mode='nearest')[0, 0].byte().cpu().numpy()
+                return resize_labels(label, (h, w)).byte().cpu().numpy()
 
             img = (model.denormalize(data['inputs'])[0, :, :h, :w].permute(1, 2, 0).cpu().numpy() * 255)
             maps = {f'pseudo: {name}': fit(labels[0, :h, :w])

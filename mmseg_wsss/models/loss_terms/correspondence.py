@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.labels import resize_labels
 from ..losses.eca import cam_distribution, correspondence_loss_code, correspondence_loss_js
 
 
@@ -101,8 +102,7 @@ class CAMCorrespondenceLoss(nn.Module):
                     img, lab = img.flip(-1), lab.flip(-1)
                 views.append(img)
                 view_labels.append(lab)
-        lab = F.interpolate(torch.stack(view_labels)[:, None].float(), size=(self.grid, self.grid),
-                            mode='nearest')[:, 0].long()
+        lab = resize_labels(torch.stack(view_labels), (self.grid, self.grid))
         return torch.stack(views), lab
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..losses.weakclip import balanced_seed_loss, boundary_loss, crf_refine_batch, seed_probabilities
+from ...utils.labels import resize_labels
+from ..losses.weakclip import (CRF_IMAGE_RESIZES, balanced_seed_loss, boundary_loss, crf_image, crf_refine_batch,
+                               seed_probabilities)
 
 
 def _loss_probs(ctx, size: Tuple[int, int]) -> Tensor:
@@ -38,7 +40,7 @@ class SeedLoss(nn.Module):
         if labels is None:
             raise ValueError('SeedLoss needs `labels=<seed source name>` in its term config')
         probs = _loss_probs(ctx, self.size)
-        seeds = F.interpolate(labels[:, None].float(), size=self.size, mode='nearest')[:, 0].long()
+        seeds = resize_labels(labels, self.size)
         return dict(loss=balanced_seed_loss(probs, seeds, self.ignore_index, self.bg_log))
 
 
@@ -46,22 +48,26 @@ class SeedLoss(nn.Module):
 class CRFBoundaryLoss(nn.Module):
     """CRF boundary loss (WeakCLIP Eq. 13, the SEC / DSRG constrain loss) at ``size`` (paper: 64 x 64).
 
-    The images (``ctx.images``, de-normalised with the data preprocessor's own statistics) are bilinearly
-    resized to ``size``; a dense CRF on the CPU refines the detached probabilities (``crf`` overrides
-    :func:`crf_refine_batch`'s kernel parameters); the loss is KL(CRF || P). ``ratio_clip=(0.05, 20)`` is the
-    official code's clipping of the ratio (off in the paper).
+    The images (``ctx.images``, de-normalised with the data preprocessor's own statistics) are resized to
+    ``size`` and made uint8 (:func:`crf_image`; ``image_resize='torch'``, the default: bilinear + rounding;
+    ``'scipy'``: the official code's ``ndimage.zoom(order=1)`` + truncation); a dense CRF on the CPU refines the
+    detached probabilities (``crf`` overrides :func:`crf_refine_batch`'s kernel parameters); the loss is
+    KL(CRF || P). ``ratio_clip=(0.05, 20)`` is the official code's clipping of the ratio (off in the paper).
     """
 
     def __init__(self, size: Sequence[int] = (64, 64), crf: Optional[dict] = None,
-                 ratio_clip: Optional[Sequence[float]] = None):
+                 ratio_clip: Optional[Sequence[float]] = None, image_resize: str = 'torch'):
         super().__init__()
+        if image_resize not in CRF_IMAGE_RESIZES:
+            raise ValueError(f'CRFBoundaryLoss image_resize={image_resize!r}: expected one of {CRF_IMAGE_RESIZES}')
         self.size = tuple(size)
         self.crf = dict(crf or {})
         self.ratio_clip = tuple(ratio_clip) if ratio_clip is not None else None
+        self.image_resize = image_resize
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
         probs = _loss_probs(ctx, self.size)
-        images = F.interpolate(ctx.images, size=self.size, mode='bilinear', align_corners=False)
+        images = crf_image(ctx.images, self.size, self.image_resize)
         q = crf_refine_batch(images, probs, **self.crf)
         return dict(loss=boundary_loss(probs, q, self.ratio_clip))
 

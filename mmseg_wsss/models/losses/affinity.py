@@ -2,7 +2,6 @@
 from typing import Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ...utils.labels import resize_labels
@@ -34,14 +33,3 @@ def affinity_loss(pred: Tensor, target: Tensor, ignore_index: int = 255) -> Tens
     batch (positives: target 1, negatives: target 0)."""
     pos, neg = (target == 1).to(pred.dtype), (target == 0).to(pred.dtype)
     return 0.5 * ((1 - pred) * pos).sum() / (pos.sum() + 1) + 0.5 * (pred * neg).sum() / (neg.sum() + 1)
-
-
-def propagate_with_affinity(probs: Tensor, affinity: Tensor, radius_mask_: Tensor, power: int = 2,
-                            eps: float = 0.1) -> Tensor:
-    """Random-walk propagation of per-position scores along a predicted affinity (AFA Eq. 8, code form):
-    affinity (B, N, N) masked to the radius, raised to ``power`` element-wise, each column divided by its sum
-    + ``eps``; probs (B, C, h, w) -> probs @ affinity (each position takes the affinity-weighted mean)."""
-    B, C, h, w = probs.shape
-    a = (affinity * radius_mask_.to(affinity.dtype)) ** power
-    a = a / (a.sum(dim=1, keepdim=True) + eps)
-    return torch.bmm(probs.flatten(2), a).view(B, C, h, w)

@@ -124,13 +124,24 @@ class CoAttentionMatcher(BaseModule):
     :class:`CrossAttentionStack` (3 layers, width 256, 4 heads); the updates are scaled by learnable per-channel
     vectors alpha and beta initialised to ``scale_init`` (0.1, the paper's best in Table 8). The score map is the
     cosine of the updated embeddings (Eq. 9), (B, K, h, w), no temperature.
+
+    ``shared_proj=False`` (default; the paper's Eqs. 7-8 name two independent ``CrossAttn``): each direction has
+    its own input projections. ``True`` is the official code: ONE text projection (LN-Linear) and ONE visual
+    projection (LN-Linear-LN) serve both directions, the visual one as the query side in pixel-to-text
+    (``pixel_to_text.query_proj`` is ``text_to_pixel.memory_proj`` and ``pixel_to_text.memory_proj`` is
+    ``text_to_pixel.query_proj``); needed to load the official checkpoint.
     """
 
     def __init__(self, embed_dim: int = 512, width: int = 256, num_layers: int = 3, num_heads: int = 4,
-                 dropout: float = 0.1, chained: bool = True, scale_init: float = 0.1, init_cfg=None):
+                 dropout: float = 0.1, chained: bool = True, scale_init: float = 0.1, shared_proj: bool = False,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.text_to_pixel = CrossAttentionStack(embed_dim, width, num_layers, num_heads, dropout, chained)
         self.pixel_to_text = CrossAttentionStack(embed_dim, width, num_layers, num_heads, dropout, chained)
+        self.shared_proj = shared_proj
+        if shared_proj:
+            self.pixel_to_text.query_proj = self.text_to_pixel.memory_proj
+            self.pixel_to_text.memory_proj = self.text_to_pixel.query_proj
         self.alpha = nn.Parameter(torch.full((embed_dim, ), float(scale_init)))
         self.beta = nn.Parameter(torch.full((embed_dim, ), float(scale_init)))
 

@@ -8,7 +8,8 @@ from torch import Tensor
 
 from ...utils.cam_ops import add_background, cams_to_pseudo_labels, multi_scale_flip_cams, normalize_cams
 from ...utils.labels import with_background
-from ..losses.affinity import propagate_with_affinity, radius_mask
+from ..losses.affinity import radius_mask
+from .propagation import propagate_with_affinity
 from ..maps import MapRequest
 from ..parts import BasePseudoLabelSource
 

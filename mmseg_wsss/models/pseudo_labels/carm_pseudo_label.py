@@ -7,8 +7,9 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.labels import resize_labels, with_background
-from ..losses.eca import (calibrate, class_aware_maps, foreground_cue, key_affinity, minmax, prototype_similarity,
-                          prototype_sums, select_seeds)
+from ...utils.cam_ops import minmax
+from .carm_ops import (calibrate, class_aware_maps, foreground_cue, key_affinity, prototype_similarity, prototype_sums,
+                       select_seeds)
 from ..maps import MapRequest
 from .cam_pseudo_label import refine_and_argmax
 
@@ -174,7 +175,7 @@ class CARMPseudoLabel(nn.Module):
                 picked = torch.zeros_like(fg, dtype=torch.bool).scatter_(-1, top, True)
                 picked &= present.bool()[..., None]
                 self.memory.update(*prototype_sums(feats, picked))
-        carm = carm * torch.cat([present.new_ones(B, 1), present], dim=1)[..., None].to(carm.dtype)
+        carm = carm * with_background(present)[..., None].to(carm.dtype)
         return carm.view(B, K + 1, *grid)
 
     @torch.no_grad()
@@ -184,7 +185,7 @@ class CARMPseudoLabel(nn.Module):
         if self.bg_clip is not None:
             carm = torch.cat([carm[:, :1].clamp(*self.bg_clip), carm[:, 1:]], dim=1)
         # absent classes below every present score, so the argmax never picks them
-        keep = torch.cat([present.new_ones(present.shape[0], 1), present], dim=1).bool()
+        keep = with_background(present)
         carm = carm.masked_fill(~keep[..., None, None], -1.0)
         if self.refine is None:
             H, W = ctx.inputs.shape[-2:]
