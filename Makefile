@@ -11,7 +11,7 @@ demo: env
 	$(PY) tools/demo.py
 
 test: env
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25
 
 toy-teachers: env
 	$(PY) tools/toy_teachers/build_toy_teachers.py --out data/toy_teachers
