@@ -54,8 +54,8 @@ def build_cfg(args) -> Config:
             cfg.test_dataloader.dataset.pipeline = [steps[0], dict(type='TestTimeAug',
                                                                    transforms=[[t] for t in steps[1:]])]
         cfg.tta_model.module = cfg.model
-        if args.crf:
-            cfg.tta_model.crf = {}
+        if args.crf:  # the config's own CRF parameters (tta_model.crf_cfg), else DeepLab's defaults
+            cfg.tta_model.crf = cfg.tta_model.get('crf_cfg') or {}
         cfg.model = cfg.tta_model
     if args.out is not None:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

@@ -1,8 +1,8 @@
 """The two protocols of the segmentor's named parts, as base classes: loss terms and pseudo-label sources.
 
 Both read one batch through a :class:`~mmseg_wsss.models.segmentors.context.WSSSContext` (data only: images,
-labels, features, extras, head outputs, maps, pseudo labels) and never the segmentor. Plain ``nn.Module`` s with
-the same methods work too (duck typing); these classes document the contract and give the defaults.
+labels, features, extras, head outputs, maps, pseudo labels) and never the segmentor. Every shipped term and source
+subclasses these (tested); a plain ``nn.Module`` with the same methods works too (duck typing).
 
 Labels: every pseudo-label tensor is (B, H, W) long at the input size, 0 = background, class k + 1, 255 = ignore
 (padding included). A term configured with ``labels='name'`` receives that tensor, with ``labels=('a', 'b')`` a
@@ -25,7 +25,9 @@ class BaseLossTerm(nn.Module):
     ``forward(ctx, labels) -> dict``: keys ``loss`` / ``loss_*`` are weighted by the term's ``weight`` and summed
     into the total (mmseg's rule); any other key is logged only. Declare what the term reads, so a config that
     joins it to a part that makes something else fails when the model is built:
-    :meth:`map_requests` (named maps and the kinds accepted) and :meth:`head_requests` (named heads).
+    :meth:`map_requests` (named maps and the kinds accepted), :meth:`head_requests` (named heads) and
+    :meth:`extra_requests` (``ctx.extras`` keys the backbone or neck must declare in ``extra_outputs``;
+    ``tokens.<i>`` is ``extras['tokens'][i]``).
     """
     name: Optional[str] = None  # set by the segmentor: the term's key in ``losses``
 
@@ -33,6 +35,9 @@ class BaseLossTerm(nn.Module):
         return ()
 
     def head_requests(self) -> Sequence[str]:
+        return ()
+
+    def extra_requests(self) -> Sequence[str]:
         return ()
 
     def forward(self, ctx, labels: Labels = None) -> Dict[str, Tensor]:
@@ -53,6 +58,9 @@ class BasePseudoLabelSource(nn.Module):
         return ()
 
     def head_requests(self) -> Sequence[str]:
+        return ()
+
+    def extra_requests(self) -> Sequence[str]:
         return ()
 
     def forward(self, ctx) -> Tensor:

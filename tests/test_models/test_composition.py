@@ -212,3 +212,14 @@ def test_logged_keys_are_never_summed():
               'b.acc_seg': torch.tensor(50.0)}
     total, log = model.parse_losses(losses)
     assert float(total) == 3.0 and float(log['loss']) == 3.0 and float(log['a.seed_loss_ratio']) == 5.0
+
+
+def test_every_shipped_term_and_source_uses_the_base_classes():
+    """The loss terms and pseudo-label sources the package registers all state the one protocol (parts.py)."""
+    from mmseg_wsss.models import loss_terms, pseudo_labels
+    from mmseg_wsss.models.parts import BaseLossTerm, BasePseudoLabelSource
+    assert len(loss_terms.__all__) >= 8 and len(pseudo_labels.__all__) >= 3
+    for name in loss_terms.__all__:
+        assert issubclass(getattr(loss_terms, name), BaseLossTerm), name
+    for name in pseudo_labels.__all__:
+        assert issubclass(getattr(pseudo_labels, name), BasePseudoLabelSource), name

@@ -234,8 +234,11 @@ def test_multi_stage_pipeline_learns_above_all_background(tmp_path):
     res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, str(pl),
                    '--cfg-options', f'data_root={root}')
     assert json.loads(res.stdout.strip().splitlines()[-1])['mIoU'] > train_bg + 5
+    # the retrain config's step (lr 0.05) is for its 1,000 iterations; in 300 it stays near all-background
+    # (val 16.30 on this set), with twice the step it learns (21.70 / 22.42 / 25.24 over seeds 0 / 1 / 2)
     run_tool('tools/train.py', TOY_SEG_CFG, '--work-dir', str(tmp_path / 'seg'),
-             *toy_options(root, n, sched + [f'train_dataloader.dataset.pseudo_label_dir={pl}']))
+             *toy_options(root, n, sched + [f'train_dataloader.dataset.pseudo_label_dir={pl}',
+                                            'optim_wrapper.optimizer.lr=0.1']))
     run_tool('tools/test.py', TOY_SEG_CFG, str(tmp_path / 'seg' / f'iter_{n}.pth'), '--work-dir',
              str(tmp_path / 'seg_test'), *toy_options(root))
     assert read_logged_metrics(str(tmp_path / 'seg_test'))['mIoU'] > val_bg + 3

@@ -36,8 +36,10 @@ class OpenCLIPImageEncoder(BaseModule):
       class token ``cls`` (B, D) and patch tokens ``patches`` (B, h*w, D) after the final LayerNorm and
       projection, the patch ``grid``, and ``tokens``: for each block of ``token_blocks``, that block's class and
       patch tokens before (``cls``, ``patches``: width C) and after (``cls_proj``, ``patches_proj``: the joint
-      space D) the final LayerNorm + projection (DALNet reads blocks 10 and 11). Position embeddings are
-      interpolated for inputs other than the training size.
+      space D) the final LayerNorm + projection (DALNet reads the 10th and the last block: indices 9 and 11).
+      ``proj_indices`` appends, after the maps of ``out_indices``, those blocks' patch tokens through the final
+      LayerNorm + projection as (B, D, h, w) maps (heads that compare patches with text: DALNet's CAM head).
+      Position embeddings are interpolated for inputs other than the training size.
     * Shared encoder: :meth:`encode_batch` embeds the batch's RGB images.
 
     Freezing follows the segmentor's one rule (``frozen`` / ``in_checkpoint`` on the backbone or encoder
@@ -54,6 +56,10 @@ class OpenCLIPImageEncoder(BaseModule):
             projection (k = 0: nothing trains). Frozen leading blocks run without autograd.
         token_blocks: ViT blocks whose tokens go to the extras' ``tokens`` (negative indices count from the end;
             the keys are the non-negative indices).
+        proj_indices: ViT blocks whose projected patch tokens are appended to ``forward``'s maps.
+
+    ``extra_outputs`` names what :meth:`forward_with_extras` gives (``cls``, ``patches``, ``grid`` and
+    ``tokens.<i>`` per token block), so a part that reads a missing one fails when the model is built.
     """
     weights_at_build = True  # the weights come from `pretrained` when the module is built (checkpoint rule)
 
@@ -66,6 +72,7 @@ class OpenCLIPImageEncoder(BaseModule):
                  quick_gelu: Optional[bool] = None,
                  train_blocks: Union[str, int] = 'all',
                  token_blocks: Sequence[int] = (),
+                 proj_indices: Sequence[int] = (),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         clip = build_open_clip(model_name, pretrained, model_cfg, config_key='image_encoder.pretrained',
@@ -80,12 +87,20 @@ class OpenCLIPImageEncoder(BaseModule):
         self.pos_interp = pos_interp
         n = self.num_layers
         self.token_blocks = tuple(sorted({i % n for i in token_blocks})) if token_blocks else ()
-        if self.token_blocks and not self.is_vit:
-            raise ValueError('token_blocks are for ViT towers')
+        self.proj_indices = tuple(proj_indices)
+        if (self.token_blocks or self.proj_indices) and not self.is_vit:
+            raise ValueError('token_blocks and proj_indices are for ViT towers')
         self.train_blocks = train_blocks
         self.first_trained = self._set_trainable(train_blocks)
         self.register_buffer('mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def extra_outputs(self) -> frozenset:
+        """The keys of :meth:`forward_with_extras`' extras (``tokens.<i>``: ``extras['tokens'][i]``)."""
+        if not self.is_vit:
+            return frozenset()
+        return frozenset(('cls', 'patches', 'grid', *(f'tokens.{i}' for i in self.token_blocks)))
 
     @property
     def num_layers(self) -> int:
@@ -153,16 +168,21 @@ class OpenCLIPImageEncoder(BaseModule):
             x = v.ln_pre(x)
         n = len(v.transformer.resblocks)
         wanted = [i % n for i in self.out_indices]
-        by_block, tokens = {}, {}
+        wanted_proj = [i % n for i in self.proj_indices]
+        by_block, by_block_proj, tokens = {}, {}, {}
         for i, blk in enumerate(v.transformer.resblocks):
             with torch.set_grad_enabled(grad and i >= self.first_trained):
                 x = blk(x)
             if i in wanted:
                 by_block[i] = x[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
-            if i in self.token_blocks:
+            if i in self.token_blocks or i in wanted_proj:
                 proj = self.project(x)
-                tokens[i] = dict(cls=x[:, 0], patches=x[:, 1:], cls_proj=proj[:, 0], patches_proj=proj[:, 1:])
-        maps = [by_block[i] for i in wanted]  # in out_indices order (an index may repeat)
+                if i in self.token_blocks:
+                    tokens[i] = dict(cls=x[:, 0], patches=x[:, 1:], cls_proj=proj[:, 0], patches_proj=proj[:, 1:])
+                if i in wanted_proj:
+                    by_block_proj[i] = proj[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
+        # in out_indices order (an index may repeat), then the projected ones
+        maps = [by_block[i] for i in wanted] + [by_block_proj[i] for i in wanted_proj]
         if n - 1 in tokens:
             cls_proj, patches_proj = tokens[n - 1]['cls_proj'], tokens[n - 1]['patches_proj']
         else:

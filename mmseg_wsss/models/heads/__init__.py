@@ -1,5 +1,7 @@
 from .affinity_head import AttentionAffinityHead
 from .cam_head import CAMHead
+from .largefov_head import LargeFOVHead
 from .sigmoid_cam_head import SigmoidCAMHead
+from .text_cam_head import TextCAMHead
 
-__all__ = ['AttentionAffinityHead', 'CAMHead', 'SigmoidCAMHead']
+__all__ = ['AttentionAffinityHead', 'CAMHead', 'LargeFOVHead', 'SigmoidCAMHead', 'TextCAMHead']

@@ -1,14 +1,14 @@
 from typing import Dict
 
-import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..losses.multilabel import multilabel_soft_margin_loss
+from ..parts import BaseLossTerm
 
 
 @MODELS.register_module()
-class CAMClassificationLoss(nn.Module):
+class CAMClassificationLoss(BaseLossTerm):
     """The CAM network's image classification loss (CLIMS Eq. 1; every CAM method's): multi-label soft margin
     loss of the CAM head's ``cls_logits`` against the image-level labels. Its weight is the term's ``weight``."""
 

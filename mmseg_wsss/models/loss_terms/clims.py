@@ -1,17 +1,17 @@
 from typing import Dict, Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..losses.clims import btm_loss, cbs_loss, otm_loss, reg_loss
 from ..maps import MapRequest
+from ..parts import BaseLossTerm
 
 
 @MODELS.register_module()
-class CLIMSLoss(nn.Module):
+class CLIMSLoss(BaseLossTerm):
     """CLIMS's text-driven evaluator (Xie et al., CVPR 2022, Sec. 3.2-3.7) as a loss term.
 
     For every present class k of every image, the image is masked by the CAM and by its complement

@@ -1,13 +1,13 @@
 from typing import Dict, List, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.labels import resize_labels
 from ..losses.eca import cam_distribution, correspondence_loss_code, correspondence_loss_js
+from ..parts import BaseLossTerm
 
 
 def view_boxes(labels: Tensor, num_views: int, size: int, ignore_index: int = 255,
@@ -33,7 +33,7 @@ def view_boxes(labels: Tensor, num_views: int, size: int, ignore_index: int = 25
 
 
 @MODELS.register_module()
-class CAMCorrespondenceLoss(nn.Module):
+class CAMCorrespondenceLoss(BaseLossTerm):
     """ECA's CAM correspondence enhancement (CCE, Wu et al., ACM MM 2024, Sec. 3.3, Eq. 11) as a loss term.
 
     For each image, ``num_views`` local views of ``view_size`` px are cropped around random foreground pixels of

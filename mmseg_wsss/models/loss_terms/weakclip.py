@@ -2,7 +2,6 @@
 decoder's prediction at 64 x 64, and the official code's auxiliary CE on the co-attention score map."""
 from typing import Dict, Optional, Sequence, Tuple
 
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -10,6 +9,7 @@ from torch import Tensor
 from ...utils.labels import resize_labels
 from ..losses.weakclip import (CRF_IMAGE_RESIZES, balanced_seed_loss, boundary_loss, crf_image, crf_refine_batch,
                                seed_probabilities)
+from ..parts import BaseLossTerm
 
 
 def _loss_probs(ctx, size: Tuple[int, int]) -> Tensor:
@@ -25,7 +25,7 @@ def _loss_probs(ctx, size: Tuple[int, int]) -> Tensor:
 
 
 @MODELS.register_module()
-class SeedLoss(nn.Module):
+class SeedLoss(BaseLossTerm):
     """Balanced seed loss (WeakCLIP Eq. 12) of the decoder against a seed source (``labels=``: e.g. ``'seeds'``,
     a :class:`SeedLabels` source reading another method's pseudo-label PNGs), at ``size`` (paper: 64 x 64).
     Seeds are nearest-resized; 255 (and padding) gives no cue. ``bg_log=False`` is the paper's typo literally."""
@@ -45,7 +45,7 @@ class SeedLoss(nn.Module):
 
 
 @MODELS.register_module()
-class CRFBoundaryLoss(nn.Module):
+class CRFBoundaryLoss(BaseLossTerm):
     """CRF boundary loss (WeakCLIP Eq. 13, the SEC / DSRG constrain loss) at ``size`` (paper: 64 x 64).
 
     The images (``ctx.images``, de-normalised with the data preprocessor's own statistics) are resized to
@@ -73,7 +73,7 @@ class CRFBoundaryLoss(nn.Module):
 
 
 @MODELS.register_module()
-class ScoreMapLoss(nn.Module):
+class ScoreMapLoss(BaseLossTerm):
     """The official code's auxiliary loss (not in the paper): cross-entropy of the co-attention score map
     (``ctx.extras['score_map']``, cosine similarities (B, K, h, w)) divided by ``tau`` (0.07) and bilinearly
     upsampled to the label size, against the seeds (``labels=``), ignoring 255. The code weights it 0.4 and

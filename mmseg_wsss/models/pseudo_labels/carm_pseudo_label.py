@@ -1,17 +1,17 @@
 from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ...utils.labels import resize_labels, with_background
 from ...utils.cam_ops import minmax
+from ...utils.labels import resize_labels, with_background
+from ..maps import MapRequest
+from ..parts import BasePseudoLabelSource
+from .cam_pseudo_label import refine_and_argmax
 from .carm_ops import (calibrate, class_aware_maps, foreground_cue, key_affinity, prototype_similarity, prototype_sums,
                        select_seeds)
-from ..maps import MapRequest
-from .cam_pseudo_label import refine_and_argmax
 
 
 def seeds_from_labels(labels: Tensor, grid, present: Tensor, ignore_index: int = 255) -> Tensor:
@@ -24,7 +24,7 @@ def seeds_from_labels(labels: Tensor, grid, present: Tensor, ignore_index: int =
 
 
 @MODELS.register_module()
-class CARMPseudoLabel(nn.Module):
+class CARMPseudoLabel(BasePseudoLabelSource):
     """ECA's class-aware affinity region map (CARM) pseudo labels (Wu et al., ACM MM 2024, Sec. 3.2).
 
     For each DINO scale (``scales``, the official code's [1.0, 0.5]): the CAM source's normalised CAMs at the

@@ -1,13 +1,13 @@
 import torch
-import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.labels import with_background
+from ..parts import BasePseudoLabelSource
 
 
 @MODELS.register_module()
-class SeedLabels(nn.Module):
+class SeedLabels(BasePseudoLabelSource):
     """Seeds made offline (a PNG folder of ``tools/make_pseudo_labels.py`` of any method here: CAM, CLIMS, ECA;
     or MCTformer's / PMM's masks) as a pseudo-label source, for refiners that train on another method's seeds
     (WeakCLIP).

@@ -112,7 +112,8 @@ class WSSSSegmentor(BaseSegmentor):
         losses (dict[str, dict]): named loss terms ``forward(ctx, labels=None) -> dict`` (keys starting with
             ``loss`` are weighted and summed; others are logged). Keys read by the segmentor: ``weight``
             (default 1), ``start_iter`` (0), ``end_iter`` (None), ``labels`` (the name, or names, of the
-            pseudo-label source(s) passed as ``labels``). A term outside its iterations is not computed.
+            pseudo-label source(s) passed as ``labels``). A term outside its iterations is not computed. A child
+            config drops an inherited term or source by setting it to None (``losses=dict(cc=None)``).
         train_cfg, test_cfg (dict): see ``DEFAULT_TEST_CFG`` for the test keys.
         pretrained (str, optional): as mmseg's ``EncoderDecoder`` (``mmseg.apis.init_model`` sets it to None).
     """
@@ -182,12 +183,14 @@ class WSSSSegmentor(BaseSegmentor):
 
         # named pseudo-label sources and loss terms
         self.pseudo_label_sources = nn.ModuleDict(
-            {name: MODELS.build(cfg) for name, cfg in (pseudo_labels or {}).items()})
+            {name: MODELS.build(cfg) for name, cfg in (pseudo_labels or {}).items() if cfg is not None})
         for name, src in self.pseudo_label_sources.items():
             src.name = name
         self.loss_terms = nn.ModuleDict()
         self.term_schedules: Dict[str, TermSchedule] = {}
         for name, cfg in (losses or {}).items():
+            if cfg is None:  # a child config drops an inherited term: losses=dict(<name>=None)
+                continue
             cfg, sched = _split(cfg, TERM_KEYS)
             self.loss_terms[name] = MODELS.build(cfg)
             self.loss_terms[name].name = name
@@ -207,6 +210,8 @@ class WSSSSegmentor(BaseSegmentor):
                 who = f'{part}.{name} ({type(module).__name__})'
                 for request in getattr(module, 'map_requests', lambda: ())():
                     check_join(who, request, self.map_producers)
+                for key in getattr(module, 'extra_requests', lambda: ())():
+                    self._check_extra(who, key)
                 for head in getattr(module, 'head_requests', lambda: ())():
                     if head in ('decode_head', 'auxiliary_head'):
                         if getattr(self, head) is None:
@@ -217,6 +222,22 @@ class WSSSSegmentor(BaseSegmentor):
         self._predict_text = None
         self._register_state_dict_hook(WSSSSegmentor._drop_frozen_encoder_state)
         self._register_load_state_dict_pre_hook(self._refill_frozen_encoder_state, with_module=False)
+
+    def _check_extra(self, who: str, key: str) -> None:
+        """A part reads ``ctx.extras`` key ``key`` (``tokens.<i>``: ``extras['tokens'][i]``): the backbone or the
+        neck must declare it in ``extra_outputs``; else one line naming both."""
+        given = {}
+        for part in ('backbone', 'neck'):
+            module = getattr(self, part)
+            for k in getattr(module, 'extra_outputs', ()):
+                given[k] = f'{part} ({type(module).__name__})'
+        if key in given:
+            return
+        hint = ''
+        if key.startswith('tokens.'):
+            hint = f' (add {key.split(".", 1)[1]} to the backbone\'s token_blocks)'
+        raise ValueError(f'{who} reads extras {key!r}, which neither backbone ({type(self.backbone).__name__}) nor '
+                         f'neck gives (declared: {sorted(given) or "none"}){hint}')
 
     # ------------------------------------------------------------------ maps
     def _map_producers(self) -> Dict[str, tuple]:

@@ -20,22 +20,35 @@ class WSSSTTAModel(SegTTAModel):
     Args:
         crf (dict, optional): refine the merged class probabilities with a dense CRF on the original image
             (``mmseg_wsss.utils.crf.crf_from_probs`` keyword arguments; ``{}`` = DeepLab's defaults), the usual
-            WSSS test-time post-processing (``tools/test.py --crf``).
+            WSSS test-time post-processing. ``tools/test.py --crf`` sets it to ``crf_cfg``.
+        crf_cfg (dict, optional): a method's own CRF parameters, used when ``--crf`` is given (e.g. ToCo's and
+            DALNet's ``dict(pos_sxy=1, pos_compat=1, bi_sxy=121, bi_srgb=5, bi_compat=4)``); None = ``{}``.
+        view_merge (str): how views' class probabilities merge: 'mean' (mmseg's) or 'max' (per class and pixel, as
+            ToCo's and DALNet's multi-scale test).
     """
 
-    def __init__(self, crf: Optional[dict] = None, **kwargs):
+    def __init__(self, crf: Optional[dict] = None, crf_cfg: Optional[dict] = None, view_merge: str = 'mean',
+                 **kwargs):
         super().__init__(**kwargs)
-        self.crf = crf
+        if view_merge not in ('mean', 'max'):
+            raise ValueError(f"view_merge must be 'mean' or 'max', got {view_merge!r}")
+        self.crf, self.crf_cfg, self.view_merge = crf, crf_cfg, view_merge
+
+    def _probs(self, views) -> torch.Tensor:
+        probs = torch.stack([v.seg_logits.data.softmax(dim=0) for v in views])
+        return probs.mean(0) if self.view_merge == 'mean' else probs.max(0)[0]
 
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
         merged = super().merge_preds(data_samples_list)
         for out, views in zip(merged, data_samples_list):
+            if self.view_merge == 'max':
+                out.set_data(dict(pred_sem_seg=PixelData(data=self._probs(views).argmax(0)[None])))
             if all('cams' in v for v in views):
                 cams = torch.stack([v.cams.data for v in views]).mean(0)
                 out.set_data(dict(cams=PixelData(data=cams)))
             if self.crf is not None:
                 from ...utils.crf import crf_from_probs
-                probs = torch.stack([v.seg_logits.data.softmax(dim=0) for v in views]).mean(0)
+                probs = self._probs(views)
                 img = mmcv.imread(views[0].img_path, channel_order='rgb')
                 refined = crf_from_probs(img, probs.float().cpu().numpy(), **self.crf)
                 out.set_data(dict(pred_sem_seg=PixelData(

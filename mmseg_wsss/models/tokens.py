@@ -1,0 +1,34 @@
+"""Reading a ViT backbone's projected tokens and a text encoder's embeddings from a batch context (the inputs of
+the image-text alignment parts: DALNet's terms and mask, the flagship's CLIP maps)."""
+from typing import Tuple, Union
+
+from torch import Tensor
+
+Block = Union[str, int]  # 'final' (the tower's output tokens) or a ViT block index (0-based)
+
+
+def token_request(block: Block, what: str = 'patches') -> str:
+    """The ``ctx.extras`` key a part reading ``block``'s ``what`` ('cls' or 'patches') declares."""
+    if block == 'final':
+        return what
+    if not isinstance(block, int) or block < 0:
+        raise ValueError(f"tokens must be 'final' or a non-negative ViT block index, got {block!r}")
+    return f'tokens.{block}'
+
+
+def read_tokens(ctx, block: Block, what: str = 'patches') -> Tensor:
+    """``block``'s class token (B, D) or patch tokens (B, N, D), through the tower's final LayerNorm and
+    projection into the text space (``OpenCLIPImageEncoder`` extras ``cls`` / ``patches`` /
+    ``tokens[i]['cls_proj' | 'patches_proj']``)."""
+    if block == 'final':
+        return ctx.extras[what]
+    return ctx.extras['tokens'][block][f'{what}_proj']
+
+
+def read_texts(ctx, encoder: str, who: str) -> Tuple[Tensor, Tensor]:
+    """(class embeddings (K, D), background embedding (D,)) of the text encoder ``encoder``, once per batch."""
+    out = ctx.encoded(encoder)
+    if out.get('background') is None:
+        raise ValueError(f'{who} needs a background text: set background_prompt on encoders.{encoder} '
+                         "(DALNet: 'a photo of background.')")
+    return out['class_embeddings'], out['background']
