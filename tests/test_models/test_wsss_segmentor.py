@@ -316,10 +316,11 @@ def test_tta_model_merges():
     data = dict(inputs=[[img], [img.flip(-1)]], data_samples=[[views[0]], [views[1]]])
     out = tta.test_step(data)
     assert out[0].pred_sem_seg.shape == (32, 32)
-    # CAMs of both views (already restored to the original orientation) are averaged
+    # CAMs of both views (each through the data preprocessor, restored to the original orientation) are averaged
     with torch.no_grad():
-        a = model.predict(img[None], [views[0]])[0].cams.data
-        b = model.predict(img.flip(-1)[None], [views[1]])[0].cams.data
+        a = model.test_step(dict(inputs=[img], data_samples=[copy.deepcopy(views[0])]))[0].cams.data
+        b = model.test_step(dict(inputs=[img.flip(-1)], data_samples=[copy.deepcopy(views[1])]))[0].cams.data
+    assert not torch.allclose(a, b, atol=1e-3)  # the flip matters: the average is not one view's
     assert torch.allclose(out[0].cams.data, (a + b) / 2, atol=1e-5)
     assert out[0].metainfo['img_labels'] == [1]  # the labels travel in the metainfo
 
@@ -394,3 +395,26 @@ def test_trainable_clip_backbone_exposes_block_tokens_to_terms():
     lr = {id(p): g['lr'] for g in optim.optimizer.param_groups for p in g['params']}
     assert lr[id(model.backbone.visual.conv1.weight)] == pytest.approx(1e-3 * 0.5 ** 4)
     assert lr[id(model.cam_head.classifier.weight)] == pytest.approx(1e-3)
+
+
+def test_tta_view_merge_max():
+    """view_merge='max' (ToCo's, DALNet's test): per class and pixel the maximum of the views' probabilities."""
+    from mmseg_wsss.models.segmentors.wsss_tta import WSSSTTAModel
+    model = MODELS.build(tiny_cfg(decode=False)).eval()
+    tta = WSSSTTAModel(module=model, view_merge='max')
+    logits = torch.randn(2, 4, 5, 6)
+    views = [SegDataSample(seg_logits=PixelData(data=logits[i])) for i in range(2)]
+    for v in views:
+        v.set_metainfo(dict(img_path='x.jpg'))
+    probs = logits.softmax(1)
+    want = probs.max(0)[0].argmax(0)
+    assert torch.equal(tta.merge_preds([views])[0].pred_sem_seg.data[0], want)
+    # a pixel where the two rules disagree: mean says class 1, max class 0
+    p = torch.tensor([[0.6, 0.4, 1e-6, 1e-6], [1e-6, 0.45, 0.55, 1e-6]])
+    views = [SegDataSample(seg_logits=PixelData(data=p[i].log()[:, None, None])) for i in range(2)]
+    for v in views:
+        v.set_metainfo(dict(img_path='x.jpg'))
+    assert tta.merge_preds([views])[0].pred_sem_seg.data.item() == 0
+    assert WSSSTTAModel(module=model).merge_preds([views])[0].pred_sem_seg.data.item() == 1
+    with pytest.raises(ValueError, match='view_merge'):
+        WSSSTTAModel(module=model, view_merge='median')
