@@ -31,7 +31,7 @@ def _without_downloads(cfg):
     if isinstance(cfg, dict):
         if str(cfg.get('type', '')).startswith('OpenCLIP'):
             cfg['pretrained'] = None
-        if cfg.get('type') == 'DINOViTEncoder':
+        if cfg.get('type') in ('DINOViTEncoder', 'TimmViTEncoder'):
             cfg['checkpoint'] = None
         for v in cfg.values():
             _without_downloads(v)
@@ -97,13 +97,15 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
             assert m.encoders.text.class_names == ('coco14_bg' if 'coco' in name else 'voc12_bg')
     if name.startswith('dalnet'):  # the supplementary's values and the reconstruction's defaults (facts/dalnet.md)
         m, losses = cfg.model, cfg.model.losses
-        assert m.backbone.type == 'OpenCLIPImageEncoder' and m.backbone.train_blocks == 'all'
-        assert not m.backbone.frozen and m.cam_head.type == 'TextCAMHead' and m.cam_head.cam_source == 'text'
+        in21k = 'in21k' in name  # reconstruction 1's alternative: an ImageNet-21k ViT + a learned projection
+        assert m.backbone.type == ('TimmViTEncoder' if in21k else 'OpenCLIPImageEncoder')
+        assert m.backbone.train_blocks == 'all' and not m.backbone.get('frozen', False)
+        assert m.cam_head.type == 'TextCAMHead' and m.cam_head.cam_source == 'text'
         assert m.decode_head.type == 'LargeFOVHead' and m.pseudo_labels.object_mask.beta == 0.5
         assert m.pseudo_labels.object_mask.tokens in m.backbone.token_blocks
         assert (losses.seg.weight, losses.cls.weight) == (0.1, 1.0)
         if losses.get('gia') is not None:
-            assert losses.gia.weight == 1.0 and losses.gia.get('similarity', 'clamp') == 'clamp'
+            assert losses.gia.weight == 1.0 and losses.gia.get('similarity', 'clamp') == ('affine' if in21k else 'clamp')
         if losses.get('cc') is not None:
             assert (losses.cc.tau, losses.cc.bg_weight, losses.cc.weight) == (1.0, 0.001, 1.0)
         assert cfg.tta_model.view_merge == 'max' and cfg.tta_model.crf_cfg.bi_compat == 4
@@ -111,6 +113,10 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
             assert m.pseudo_labels.object_mask.tokens == 9 and losses.seg.start_iter == 2001
             assert m.encoders.clip_text.background_prompt == 'a photo of background.'
             assert cfg.train_dataloader.batch_size == 4 and cfg.optim_wrapper.optimizer.lr == 6e-5
+            if in21k:
+                assert m.backbone.proj_dim == 512 and m.backbone.checkpoint.endswith('augreg_in21k.safetensors')
+                assert cfg.optim_wrapper.paramwise_cfg.custom_keys['backbone.text_proj'].lr_mult == 10.0
+                assert m.data_preprocessor.mean == [127.5] * 3 and m.data_preprocessor.std == [127.5] * 3
             assert {'gia-lea': ('gia', 'lea'), 'gia': ('gia', )}.get(name.split('_')[0][7:], ('gia', 'lea', 'cc')) \
                 == tuple(k for k in ('gia', 'lea', 'cc') if losses.get(k) is not None)
     if name.startswith('clims'):

@@ -1,3 +1,4 @@
 from .mit_with_attn import MixVisionTransformerWithAttn
+from .timm_vit import TimmViTEncoder
 
-__all__ = ['MixVisionTransformerWithAttn']
+__all__ = ['MixVisionTransformerWithAttn', 'TimmViTEncoder']

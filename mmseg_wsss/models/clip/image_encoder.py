@@ -1,4 +1,4 @@
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,46 @@ def interpolate_pos_embed(pos: Tensor, grid: Tuple[int, int], new_grid: Tuple[in
     patch = patch.reshape(1, grid[0], grid[1], -1).permute(0, 3, 1, 2)
     patch = F.interpolate(patch.float(), size=new_grid, mode=mode, align_corners=False).to(pos.dtype)
     return torch.cat([cls, patch.permute(0, 2, 3, 1).reshape(-1, pos.shape[1])])
+
+
+def run_vit_blocks(blocks, x: Tensor, grid: Tuple[int, int], project: Callable[[Tensor], Tensor],
+                   out_indices: Sequence[int], proj_indices: Sequence[int] = (), token_blocks: Sequence[int] = (),
+                   first_trained: int = 0, num_prefix: int = 1) -> Dict[str, object]:
+    """Run a ViT's ``blocks`` on its embedded tokens ``x`` (B, num_prefix + h*w, C; the class token first) and
+    collect what the image-text backbones give (``OpenCLIPImageEncoder``, ``TimmViTEncoder``): ``maps`` (the
+    patch tokens of ``out_indices`` as (B, C, h, w), then those of ``proj_indices`` through ``project`` as
+    (B, D, h, w)), the final ``cls`` (B, D) and ``patches`` (B, h*w, D) through ``project``, the ``grid`` and,
+    for ``token_blocks`` (non-negative indices), ``tokens[i]`` = dict(cls, patches, cls_proj, patches_proj).
+    Blocks before ``first_trained`` run without autograd."""
+    B = x.shape[0]
+    grad = torch.is_grad_enabled()
+    n = len(blocks)
+    wanted = [i % n for i in out_indices]
+    wanted_proj = [i % n for i in proj_indices]
+    by_block, by_block_proj, tokens = {}, {}, {}
+    for i, blk in enumerate(blocks):
+        with torch.set_grad_enabled(grad and i >= first_trained):
+            x = blk(x)
+        if i in wanted:
+            by_block[i] = x[:, num_prefix:].transpose(1, 2).reshape(B, -1, *grid)
+        if i in token_blocks or i in wanted_proj:
+            proj = project(x)
+            if i in token_blocks:
+                tokens[i] = dict(cls=x[:, 0], patches=x[:, num_prefix:], cls_proj=proj[:, 0],
+                                 patches_proj=proj[:, num_prefix:])
+            if i in wanted_proj:
+                by_block_proj[i] = proj[:, num_prefix:].transpose(1, 2).reshape(B, -1, *grid)
+    # in out_indices order (an index may repeat), then the projected ones
+    maps = [by_block[i] for i in wanted] + [by_block_proj[i] for i in wanted_proj]
+    if n - 1 in tokens:
+        cls_proj, patches_proj = tokens[n - 1]['cls_proj'], tokens[n - 1]['patches_proj']
+    else:
+        full = project(x)
+        cls_proj, patches_proj = full[:, 0], full[:, num_prefix:]
+    out = dict(maps=maps, cls=cls_proj, patches=patches_proj, grid=tuple(grid))
+    if token_blocks:
+        out['tokens'] = tokens
+    return out
 
 
 @MODELS.register_module()
@@ -166,32 +206,8 @@ class OpenCLIPImageEncoder(BaseModule):
             x = torch.cat([cls, x], dim=1)
             x = x + interpolate_pos_embed(v.positional_embedding, v.grid_size, grid, self.pos_interp).to(x.dtype)
             x = v.ln_pre(x)
-        n = len(v.transformer.resblocks)
-        wanted = [i % n for i in self.out_indices]
-        wanted_proj = [i % n for i in self.proj_indices]
-        by_block, by_block_proj, tokens = {}, {}, {}
-        for i, blk in enumerate(v.transformer.resblocks):
-            with torch.set_grad_enabled(grad and i >= self.first_trained):
-                x = blk(x)
-            if i in wanted:
-                by_block[i] = x[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
-            if i in self.token_blocks or i in wanted_proj:
-                proj = self.project(x)
-                if i in self.token_blocks:
-                    tokens[i] = dict(cls=x[:, 0], patches=x[:, 1:], cls_proj=proj[:, 0], patches_proj=proj[:, 1:])
-                if i in wanted_proj:
-                    by_block_proj[i] = proj[:, 1:].transpose(1, 2).reshape(B, -1, *grid)
-        # in out_indices order (an index may repeat), then the projected ones
-        maps = [by_block[i] for i in wanted] + [by_block_proj[i] for i in wanted_proj]
-        if n - 1 in tokens:
-            cls_proj, patches_proj = tokens[n - 1]['cls_proj'], tokens[n - 1]['patches_proj']
-        else:
-            full = self.project(x)
-            cls_proj, patches_proj = full[:, 0], full[:, 1:]
-        out = dict(maps=maps, cls=cls_proj, patches=patches_proj, grid=tuple(grid))
-        if self.token_blocks:
-            out['tokens'] = tokens
-        return out
+        return run_vit_blocks(v.transformer.resblocks, x, tuple(grid), self.project, self.out_indices,
+                              self.proj_indices, self.token_blocks, self.first_trained)
 
     def _resnet_maps(self, x: Tensor):
         v = self.visual
