@@ -11,6 +11,8 @@ Maps the segmentor knows, by name:
 * ``'cam_logits'``: the CAM head's raw ``W^T Z`` (logits);
 * every key a backbone or neck declares in its class attribute ``map_outputs = {key: kind}`` (WeakCLIP's
   ``score_map``: cosine_bg), read from ``ctx.extras``;
+* every key a named head (``heads=dict(name=...)``) declares in ``map_outputs``, as ``<name>.<key>``, read from
+  ``ctx.head_outputs[name]`` (``AuxCAMHead``: ``aux.cams``, relu);
 * every pseudo-label source, by its name: its hard labels (kind ``labels``), or, for a source whose class
   declares ``map_kind`` and has ``maps(ctx)``, that map (``CAMPseudoLabel``: its normalised multi-scale CAMs;
   ``CARMPseudoLabel``: its calibrated CARMs with the background channel).

@@ -285,3 +285,52 @@ def test_joins_fail_at_build_with_one_line():
     samples = [SegDataSample(metainfo=dict(img_labels=[1], img_shape=(112, 112), pad_shape=(112, 112)))]
     with pytest.raises(ValueError, match='GIALoss needs a background text: set background_prompt'):
         model.loss(torch.randn(1, 3, 112, 112), samples)
+
+
+def test_aux_cam_head_and_the_mask_from_it():
+    """Reconstruction 6's ToCo alternative: an auxiliary classifier on block 1's raw tokens; its CAMs (the map
+    'aux.cams') thresholded at beta are the object-aware mask, and its own classification loss trains it."""
+    from mmseg.structures import SegDataSample
+
+    from mmseg_wsss.models.losses.multilabel import multilabel_soft_margin_loss
+    from mmseg_wsss.utils.cam_ops import max_normalize
+    torch.manual_seed(0)
+    model = toy_model(**{
+        'heads': dict(aux=dict(type='AuxCAMHead', tokens=1, in_channels=128, num_classes=5)),
+        'pseudo_labels.object_mask': dict(_delete_=True, type='CAMPseudoLabel', cams='aux.cams', high_thr=0.5,
+                                          low_thr=0.5),
+        'losses.aux_cls': dict(type='CAMClassificationLoss', head='aux')}).train()
+    x = torch.randn(2, 3, 112, 112)
+    samples = [SegDataSample(metainfo=dict(img_labels=labels, img_shape=(112, 112), pad_shape=(112, 112)))
+               for labels in ([1], [2, 4])]
+    ctx = model.build_context(x, samples)
+    raw = ctx.extras['tokens'][1]['patches']  # (B, N, C) before the final norm
+    h, w = ctx.extras['grid']
+    W = model.heads.aux.classifier.weight[:, :, 0, 0]
+    out = ctx.head_outputs['aux']
+    assert torch.allclose(out['cam_logits'].flatten(2).transpose(1, 2), raw @ W.t(), atol=1e-5)
+    assert torch.allclose(out['cls_logits'], raw.amax(1) @ W.t(), atol=1e-5)  # pooled, then classified
+    # the mask: ReLU CAMs at the input size, max-normalised, absent classes out, background where <= beta
+    cams = max_normalize(F.interpolate(F.relu(out['cam_logits']), size=(112, 112), mode='bilinear',
+                                       align_corners=False))
+    cams = cams * ctx.img_labels[..., None, None]
+    score, arg = cams.max(1)
+    want = torch.where(score > 0.5, arg + 1, torch.zeros_like(arg))
+    assert torch.equal(ctx.pseudo_label('object_mask'), want)
+    losses = model.loss(x, samples)
+    assert torch.allclose(losses['aux_cls.loss'], multilabel_soft_margin_loss(out['cls_logits'], ctx.img_labels))
+    model.zero_grad()
+    losses['lea.loss'].backward()  # the mask carries no gradient: only the aux term trains the aux classifier
+    assert model.heads.aux.classifier.weight.grad is None or not model.heads.aux.classifier.weight.grad.any()
+    model.zero_grad()
+    model.loss(x, samples)['aux_cls.loss'].backward()
+    assert model.heads.aux.classifier.weight.grad.abs().sum() > 0
+
+
+def test_aux_cam_joins_fail_at_build():
+    with pytest.raises(ValueError, match=r"heads.aux \(AuxCAMHead\) reads extras 'tokens.0'.*token_blocks"):
+        toy_model(**{'heads': dict(aux=dict(type='AuxCAMHead', tokens=0, in_channels=128, num_classes=5))})
+    with pytest.raises(Exception, match=r"aux.cams"):
+        toy_model(**{'pseudo_labels.object_mask': dict(_delete_=True, type='CAMPseudoLabel', cams='aux.cams')})
+    with pytest.raises(KeyError, match=r"reads head 'aux'"):
+        toy_model(**{'losses.aux_cls': dict(type='CAMClassificationLoss', head='aux')})

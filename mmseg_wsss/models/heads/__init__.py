@@ -1,7 +1,8 @@
 from .affinity_head import AttentionAffinityHead
+from .aux_cam_head import AuxCAMHead
 from .cam_head import CAMHead
 from .largefov_head import LargeFOVHead
 from .sigmoid_cam_head import SigmoidCAMHead
 from .text_cam_head import TextCAMHead
 
-__all__ = ['AttentionAffinityHead', 'CAMHead', 'LargeFOVHead', 'SigmoidCAMHead', 'TextCAMHead']
+__all__ = ['AttentionAffinityHead', 'AuxCAMHead', 'CAMHead', 'LargeFOVHead', 'SigmoidCAMHead', 'TextCAMHead']

@@ -1,4 +1,4 @@
-from typing import Dict
+from typing import Dict, Optional
 
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -10,9 +10,23 @@ from ..parts import BaseLossTerm
 @MODELS.register_module()
 class CAMClassificationLoss(BaseLossTerm):
     """The CAM network's image classification loss (CLIMS Eq. 1; every CAM method's): multi-label soft margin
-    loss of the CAM head's ``cls_logits`` against the image-level labels. Its weight is the term's ``weight``."""
+    loss of the CAM head's ``cls_logits`` against the image-level labels. Its weight is the term's ``weight``.
+
+    Args:
+        head (str, optional): a named head (``heads=dict(<head>=...)``) whose ``cls_logits`` are classified
+            instead of the CAM head's (ToCo's auxiliary block-10 classifier, ``AuxCAMHead``).
+    """
+
+    def __init__(self, head: Optional[str] = None):
+        super().__init__()
+        self.head = head
+
+    def head_requests(self):
+        return () if self.head is None else (self.head, )
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
-        if 'cls_logits' not in ctx.cam_outputs:
-            raise ValueError('CAMClassificationLoss needs a cam_head that returns cls_logits')
-        return dict(loss=multilabel_soft_margin_loss(ctx.cam_outputs['cls_logits'], ctx.img_labels))
+        out = ctx.cam_outputs if self.head is None else ctx.head_outputs[self.head]
+        if 'cls_logits' not in out:
+            who = 'a cam_head' if self.head is None else f'heads.{self.head}'
+            raise ValueError(f'CAMClassificationLoss needs {who} that returns cls_logits')
+        return dict(loss=multilabel_soft_margin_loss(out['cls_logits'], ctx.img_labels))

@@ -106,7 +106,8 @@ class WSSSSegmentor(BaseSegmentor):
             run once per batch; ``DecodeLoss`` terms train them on pseudo labels.
         heads (dict[str, dict], optional): named extra network parts run once per batch after the backbone,
             ``head(feats, extras) -> outputs``, kept in ``ctx.head_outputs[name]`` (AFA's
-            ``AttentionAffinityHead``); terms and sources name the heads they read (``head_requests``).
+            ``AttentionAffinityHead``); terms and sources name the heads they read (``head_requests``). A head
+            whose class declares ``map_outputs = {key: kind}`` makes the maps ``<name>.<key>`` (``AuxCAMHead``).
         pseudo_labels (dict[str, dict], optional): named pseudo-label sources ``forward(ctx) -> (B, H, W)``
             (255 = ignore); the segmentor marks padding 255.
         losses (dict[str, dict]): named loss terms ``forward(ctx, labels=None) -> dict`` (keys starting with
@@ -205,7 +206,8 @@ class WSSSSegmentor(BaseSegmentor):
         if self.test_cfg.source not in ('auto', 'cam', 'decoder'):
             raise ValueError(f'test_cfg.source must be auto, cam or decoder, got {self.test_cfg.source!r}')
         self.map_producers = self._map_producers()
-        for part, modules in (('pseudo_labels', self.pseudo_label_sources), ('losses', self.loss_terms)):
+        for part, modules in (('heads', self.heads), ('pseudo_labels', self.pseudo_label_sources),
+                              ('losses', self.loss_terms)):
             for name, module in modules.items():
                 who = f'{part}.{name} ({type(module).__name__})'
                 for request in getattr(module, 'map_requests', lambda: ())():
@@ -257,6 +259,9 @@ class WSSSSegmentor(BaseSegmentor):
             module = getattr(self, part)
             for key, kind in getattr(module, 'map_outputs', {}).items():
                 add(key, kind, f'{part} ({type(module).__name__}) extras')
+        for name, head in self.heads.items():
+            for key, kind in getattr(head, 'map_outputs', {}).items():
+                add(f'{name}.{key}', kind, f'heads.{name} ({type(head).__name__})')
         for name, src in self.pseudo_label_sources.items():
             add(name, getattr(src, 'map_kind', 'labels'), f'pseudo_labels.{name} ({type(src).__name__})')
         return out
@@ -272,6 +277,9 @@ class WSSSSegmentor(BaseSegmentor):
         if name in self.pseudo_label_sources:
             src = self.pseudo_label_sources[name]
             return src.maps(ctx) if hasattr(src, 'map_kind') else ctx.pseudo_label(name)
+        head, _, key = name.partition('.')
+        if head in self.heads and key in getattr(self.heads[head], 'map_outputs', {}):
+            return ctx.head_outputs[head][key]
         if name not in ctx.extras:
             raise KeyError(f'map {name!r} is declared by {self.map_producers[name][1]} but missing from its '
                            f'extras this batch ({sorted(ctx.extras)})')
