@@ -107,6 +107,8 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
             assert mask.type == 'CAMPseudoLabel' and mask.cams == 'aux.cams'
             assert mask.high_thr == mask.low_thr == 0.5
             assert m.heads.aux.tokens == 9 and losses.aux_cls.head == 'aux' and losses.aux_cls.weight == 1.0
+            reg = losses.reg
+            assert (reg.weight, reg.sigma_rgb, reg.sigma_xy, reg.scale, reg.layer_weight) == (0.05, 15, 100, 0.5, 1e-7)
         else:
             assert mask.beta == 0.5 and mask.tokens in m.backbone.token_blocks
         assert (losses.seg.weight, losses.cls.weight) == (0.1, 1.0)
