@@ -4,9 +4,9 @@
 # new layers' 10x learning rate), and the (1 + cos) / 2 similarity for GIA and LEA (a random projection starts
 # near cos 0, and the clamp form passes no gradient to pairs below 0: half of them at the start). The text tower
 # stays CLIP's, frozen. Weights: https://huggingface.co/timm/vit_base_patch16_224.augreg_in21k (model.safetensors) to
-# pretrain/vit_base_patch16_224.augreg_in21k.safetensors.
+# pretrained/vit_base_patch16_224.augreg_in21k.safetensors.
 _base_ = ['./dalnet_vit-b16_clip_1xb4-20k_voc12aug-448x448.py']
-vit_checkpoint = 'pretrain/vit_base_patch16_224.augreg_in21k.safetensors'
+vit_checkpoint = 'pretrained/vit_base_patch16_224.augreg_in21k.safetensors'
 mask_block = 9
 model = dict(
     data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5]),  # timm's augreg statistics
