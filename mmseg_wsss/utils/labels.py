@@ -55,3 +55,13 @@ def resize_labels(labels: Tensor, size) -> Tensor:
     lead = labels.shape[:-2]
     flat = labels.reshape(-1, 1, *labels.shape[-2:]).float()
     return torch.nn.functional.interpolate(flat, size=tuple(size), mode='nearest').long().view(*lead, *size)
+
+
+def image_region(data_samples, size, device=None) -> Tensor:
+    """(B, H, W) bool: True inside each sample's image (``img_shape``), False on the padding of the batch
+    (``size`` = (H, W), the padded input size)."""
+    region = torch.zeros(len(data_samples), *size, dtype=torch.bool, device=device)
+    for i, s in enumerate(data_samples):
+        h, w = s.metainfo.get('img_shape', size)[:2]
+        region[i, :h, :w] = True
+    return region

@@ -7,4 +7,5 @@ from .decode import DecodeLoss, DenseEnergyLoss
 from .weakclip import CRFBoundaryLoss, ScoreMapLoss, SeedLoss
 
 __all__ = ['CAMCorrespondenceLoss', 'AffinityFromAttentionLoss', 'CAMClassificationLoss', 'DecodeLoss',
-           'DenseEnergyLoss', 'CLIMSLoss', 'SeedLoss', 'CRFBoundaryLoss', 'ScoreMapLoss', 'GIALoss', 'LEALoss', 'CrossContrastiveLoss']
+           'DenseEnergyLoss', 'CLIMSLoss', 'SeedLoss', 'CRFBoundaryLoss', 'ScoreMapLoss', 'GIALoss', 'LEALoss',
+           'CrossContrastiveLoss']

@@ -1,10 +1,10 @@
 from typing import Dict
 
-import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.labels import image_region
 from ..losses.dense_energy import dense_energy_loss
 from ..parts import BaseLossTerm
 
@@ -70,10 +70,7 @@ class DenseEnergyLoss(BaseLossTerm):
         H, W = images.shape[-2:]
         logits = F.interpolate(getattr(ctx, HEAD_LOGITS[self.head]), size=(H, W), mode='bilinear',
                                align_corners=False)
-        roi = torch.zeros(images.shape[0], H, W, device=images.device)
-        for i, s in enumerate(ctx.data_samples):
-            h, w = s.metainfo.get('img_shape', (H, W))[:2]
-            roi[i, :h, :w] = 1
+        roi = image_region(ctx.data_samples, (H, W), images.device).float()
         unlabeled = None if labels is None else labels == self.ignore_index
         loss = dense_energy_loss(logits.softmax(1), images, roi, unlabeled, self.sigma_rgb, self.sigma_xy,
                                  self.scale, self.gate, self.grad, self.chunk)

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ...utils.cam_ops import (add_background, mask_absent, max_normalize, multi_scale_flip_cams, restore_to_image,
                               slide_cams)
-from ...utils.labels import has_img_labels, img_labels_multi_hot
+from ...utils.labels import has_img_labels, image_region, img_labels_multi_hot
 from ..maps import check_join, resolve
 from .context import WSSSContext
 
@@ -550,12 +550,7 @@ class WSSSSegmentor(BaseSegmentor):
     # ------------------------------------------------------------------ training
     @staticmethod
     def _ignore_padding(labels: Tensor, data_samples, ignore_index: int = 255) -> Tensor:
-        labels = labels.clone()
-        for i, s in enumerate(data_samples):
-            h, w = s.metainfo.get('img_shape', labels.shape[-2:])[:2]
-            labels[i, h:, :] = ignore_index
-            labels[i, :, w:] = ignore_index
-        return labels
+        return labels.masked_fill(~image_region(data_samples, labels.shape[-2:], labels.device), ignore_index)
 
     def run_pseudo_label(self, name: str, ctx: WSSSContext) -> Tensor:
         if name not in self.pseudo_label_sources:

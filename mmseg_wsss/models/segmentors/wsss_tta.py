@@ -41,14 +41,14 @@ class WSSSTTAModel(SegTTAModel):
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
         merged = super().merge_preds(data_samples_list)
         for out, views in zip(merged, data_samples_list):
+            probs = self._probs(views) if self.view_merge == 'max' or self.crf is not None else None
             if self.view_merge == 'max':
-                out.set_data(dict(pred_sem_seg=PixelData(data=self._probs(views).argmax(0)[None])))
+                out.set_data(dict(pred_sem_seg=PixelData(data=probs.argmax(0)[None])))
             if all('cams' in v for v in views):
                 cams = torch.stack([v.cams.data for v in views]).mean(0)
                 out.set_data(dict(cams=PixelData(data=cams)))
             if self.crf is not None:
                 from ...utils.crf import crf_from_probs
-                probs = self._probs(views)
                 img = mmcv.imread(views[0].img_path, channel_order='rgb')
                 refined = crf_from_probs(img, probs.float().cpu().numpy(), **self.crf)
                 out.set_data(dict(pred_sem_seg=PixelData(
