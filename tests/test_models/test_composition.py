@@ -223,3 +223,21 @@ def test_every_shipped_term_and_source_uses_the_base_classes():
         assert issubclass(getattr(loss_terms, name), BaseLossTerm), name
     for name in pseudo_labels.__all__:
         assert issubclass(getattr(pseudo_labels, name), BasePseudoLabelSource), name
+
+
+def test_score_map_loss_reads_the_declared_map():
+    """WeakCLIP's auxiliary score-map CE reads the neck's declared ``score_map`` (cosine_bg) by name: on
+    WeakCLIP it trains; joined to AFA's network, which makes no such map, the build fails naming the term."""
+    model = weakclip_with_carm('score_map')
+    model.losses.aux = dict(type='ScoreMapLoss', labels='seeds', tau=0.07, weight=0.4)
+    built = _build(model)
+    built.train()
+    x, samples = batch(seeds=True)
+    losses = built.loss(x, samples)
+    assert torch.isfinite(losses['aux.loss']) and losses['aux.loss'] > 0
+    afa = copy.deepcopy(Config.fromfile(AFA_TOY).model)
+    afa.backbone.init_cfg = None
+    afa.losses.aux = dict(type='ScoreMapLoss', labels='cam', weight=0.4)
+    with pytest.raises(KeyError) as err:
+        _build(afa)
+    assert 'losses.aux (ScoreMapLoss)' in str(err.value) and 'score_map' in str(err.value)

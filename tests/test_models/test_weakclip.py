@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmseg_wsss.models.clip import tiny_clip_cfg
+from mmseg_wsss.models.maps import MapRequest
 from mmseg_wsss.models.losses import (balanced_seed_loss, boundary_loss, crf_image, crf_refine_batch,
                                       seed_probabilities)
 from mmseg_wsss.models.necks.weakclip import CrossAttentionStack, match_scores
@@ -143,10 +144,15 @@ def test_crf_image_resizes():
 
 
 class _Ctx:
-    """The parts of a WSSSContext the WeakCLIP terms read."""
+    """The parts of a WSSSContext the WeakCLIP terms read (``maps``: name -> (kind, tensor))."""
 
-    def __init__(self, seg_logits, images, extras=None):
-        self.seg_logits, self.images, self.extras, self.cache = seg_logits, images, extras or {}, {}
+    def __init__(self, seg_logits, images, maps=None):
+        self.seg_logits, self.images, self.maps = seg_logits, images, maps or {}
+
+    def map(self, name, kinds):
+        kind, value = self.maps[name]
+        assert kind in kinds, (name, kind, kinds)
+        return value
 
 
 def test_loss_terms_at_loss_resolution():
@@ -166,7 +172,7 @@ def test_loss_terms_at_loss_resolution():
     official = MODELS.build(dict(type='CRFBoundaryLoss', size=(8, 8), image_resize='scipy'))(ctx, labels=None)
     q = crf_refine_batch(crf_image(ctx.images, (8, 8), 'scipy'), seed_probabilities(
         F.interpolate(logits, size=(8, 8), mode='bilinear', align_corners=False)))
-    assert torch.allclose(official['loss'], boundary_loss(ctx.cache[('weakclip_probs', (8, 8))], q))
+    assert torch.allclose(official['loss'], boundary_loss(P8, q))
     with pytest.raises(ValueError, match='labels'):
         seed_term(ctx, labels=None)
 
@@ -180,9 +186,8 @@ def test_score_map_loss(avg_non_ignore):
     up = F.interpolate(score / 0.07, size=(16, 16), mode='bilinear', align_corners=False)
     per = F.cross_entropy(up, seeds, ignore_index=255, reduction='none')
     ref = per.sum() / (seeds != 255).sum() if avg_non_ignore else per.sum() / seeds.numel()
-    assert torch.allclose(term(_Ctx(None, None, dict(score_map=score)), labels=seeds)['loss'], ref)
-    with pytest.raises(KeyError, match='score_map'):
-        term(_Ctx(None, None), labels=seeds)
+    assert torch.allclose(term(_Ctx(None, None, dict(score_map=('cosine_bg', score))), labels=seeds)['loss'], ref)
+    assert term.map_requests() == (MapRequest('score_map', ('cosine_bg', ), 'key'), )
 
 
 class _SeedCtx:

@@ -9,19 +9,19 @@ from torch import Tensor
 from ...utils.labels import resize_labels
 from ..losses.weakclip import (CRF_IMAGE_RESIZES, balanced_seed_loss, boundary_loss, crf_image, crf_refine_batch,
                                seed_probabilities)
+from ..maps import MapRequest
 from ..parts import BaseLossTerm
 
+SCORE_MAP_KINDS = ('cosine_bg', )  # a score over the background and every class, as the CE needs
 
-def _loss_probs(ctx, size: Tuple[int, int]) -> Tensor:
-    """The decoder's probabilities at the loss resolution, computed once per batch and shared by both terms:
-    the stride-4 logits bilinearly resized to ``size``, then softmax + 1e-7 renormalised (official code)."""
-    key = ('weakclip_probs', tuple(size))
-    if key not in ctx.cache:
-        if ctx.seg_logits is None:
-            raise ValueError('WeakCLIP losses read the decode head\'s logits, but the model has no decode_head')
-        logits = F.interpolate(ctx.seg_logits, size=size, mode='bilinear', align_corners=False)
-        ctx.cache[key] = seed_probabilities(logits)
-    return ctx.cache[key]
+
+def loss_probs(seg_logits: Optional[Tensor], size: Tuple[int, int]) -> Tensor:
+    """The decoder's probabilities at the loss resolution: the stride-4 logits bilinearly resized to ``size``,
+    then softmax + 1e-7 renormalised (official code). Each term computes its own (a 64 x 64 softmax: nothing
+    worth sharing through the batch context)."""
+    if seg_logits is None:
+        raise ValueError('WeakCLIP losses read the decode head\'s logits, but the model has no decode_head')
+    return seed_probabilities(F.interpolate(seg_logits, size=size, mode='bilinear', align_corners=False))
 
 
 @MODELS.register_module()
@@ -39,7 +39,7 @@ class SeedLoss(BaseLossTerm):
     def forward(self, ctx, labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
         if labels is None:
             raise ValueError('SeedLoss needs `labels=<seed source name>` in its term config')
-        probs = _loss_probs(ctx, self.size)
+        probs = loss_probs(ctx.seg_logits, self.size)
         seeds = resize_labels(labels, self.size)
         return dict(loss=balanced_seed_loss(probs, seeds, self.ignore_index, self.bg_log))
 
@@ -66,7 +66,7 @@ class CRFBoundaryLoss(BaseLossTerm):
         self.image_resize = image_resize
 
     def forward(self, ctx, labels=None) -> Dict[str, Tensor]:
-        probs = _loss_probs(ctx, self.size)
+        probs = loss_probs(ctx.seg_logits, self.size)
         images = crf_image(ctx.images, self.size, self.image_resize)
         q = crf_refine_batch(images, probs, **self.crf)
         return dict(loss=boundary_loss(probs, q, self.ratio_clip))
@@ -75,7 +75,8 @@ class CRFBoundaryLoss(BaseLossTerm):
 @MODELS.register_module()
 class ScoreMapLoss(BaseLossTerm):
     """The official code's auxiliary loss (not in the paper): cross-entropy of the co-attention score map
-    (``ctx.extras['score_map']``, cosine similarities (B, K, h, w)) divided by ``tau`` (0.07) and bilinearly
+    (the declared map ``key``, default ``'score_map'`` of kind ``cosine_bg``: cosine similarities
+    (B, 1 + K, h, w), the background first) divided by ``tau`` (0.07) and bilinearly
     upsampled to the label size, against the seeds (``labels=``), ignoring 255. The code weights it 0.4 and
     averages over every pixel, ignored ones included (mmseg's ``avg_non_ignore=False``); ``avg_non_ignore=True``
     averages over the seeded pixels only."""
@@ -88,13 +89,13 @@ class ScoreMapLoss(BaseLossTerm):
         self.key = key
         self.ignore_index = ignore_index
 
+    def map_requests(self):
+        return (MapRequest(self.key, SCORE_MAP_KINDS, 'key'), )
+
     def forward(self, ctx, labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
         if labels is None:
             raise ValueError('ScoreMapLoss needs `labels=<seed source name>` in its term config')
-        if self.key not in ctx.extras:
-            raise KeyError(f'ScoreMapLoss reads ctx.extras[{self.key!r}], which the neck did not provide '
-                           f'(extras: {sorted(ctx.extras)})')
-        logits = F.interpolate(ctx.extras[self.key] / self.tau, size=labels.shape[-2:], mode='bilinear',
+        logits = F.interpolate(ctx.map(self.key, SCORE_MAP_KINDS) / self.tau, size=labels.shape[-2:], mode='bilinear',
                                align_corners=False)
         per_pixel = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction='none')
         if self.avg_non_ignore:

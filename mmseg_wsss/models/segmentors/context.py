@@ -40,7 +40,6 @@ class WSSSContext:
         seg_logits / aux_logits: decode / auxiliary head outputs, or None.
         head_outputs: outputs of the model's named ``heads`` (AFA's ``AttentionAffinityHead``: ``affinity``,
             ``grid``), by name.
-        cache: scratch space that several terms share within the batch, keyed by what it holds.
     """
 
     def __init__(self, inputs: Tensor, data_samples: List[SegDataSample], img_labels: Tensor, iter: int,
@@ -59,7 +58,6 @@ class WSSSContext:
         self.seg_logits: Optional[Tensor] = None
         self.aux_logits: Optional[Tensor] = None
         self.head_outputs: Dict[str, Any] = {}
-        self.cache: Dict[Any, Any] = {}
         self._images: Optional[Tensor] = None
         self._encoded: Dict[str, Any] = {}
         self._pseudo_labels: Dict[str, Tensor] = {}
