@@ -74,6 +74,10 @@ def test_train_blocks():
     assert enc.vit.blocks[-1].attn.qkv.weight.grad is not None and enc.text_proj.weight.grad is not None
     with pytest.raises(ValueError, match='train_blocks'):
         encoder(train_blocks=4)
+    # k = 0: the pretrained tower is frozen whole, as OpenCLIPImageEncoder's (one rule, ViTBackboneMixin); the new
+    # projection still trains
+    frozen = encoder(train_blocks=0)
+    assert [n for n, p in frozen.named_parameters() if p.requires_grad] == ['text_proj.weight']
 
 
 def test_dalnet_on_the_imagenet_encoder():

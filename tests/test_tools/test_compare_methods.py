@@ -41,6 +41,8 @@ def test_refiner_rows_come_after_their_seeds():
 
 
 def test_end_to_end_on_a_tiny_toy_set(tmp_path):
+    """Every step as real tool runs, without the retraining (its wiring: the next test; the retraining itself is
+    tools/train.py on a pseudo-label folder, run end to end in test_end_to_end.py)."""
     out = tmp_path / 'cmp'
     stem = 'clims_r18-tiny-d8_clip-tiny_1xb8-1k_toy-112x112'
     # WeakCLIP's toy row with a random toy-clip (the suite does not build toy teachers), refining the CLIMS row's
@@ -50,13 +52,13 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
                         "model = dict(backbone=dict(pretrained=None), encoders=dict(text=dict(pretrained=None)))\n"
                         "toy_compare = dict(name='WeakCLIP', seeds='CAM')\n")
     res = run_tool('tools/analysis_tools/compare_methods.py', str(weakclip), RANDOM_CLIMS, '--seeds', '3', '--iters', '2',
-                   '--init-iters', '2', '--retrain-iters', '2', '--num-train', '8', '--num-val', '4',
+                   '--init-iters', '2', '--no-retrain', '--num-train', '8', '--num-val', '4',
                    '--workers', '0', '--refine-seeds', stem, '--out', str(out), timeout=900)
     results = json.load(open(out / 'results.json'))['seed 3']
     assert list(results) == ['all background', 'CAM, shared start (2 it)', 'CAM (+2 it)', f'{stem} (+2 it)',
                              f'WeakCLIP on {stem} seeds (2 it)']
-    refined = results[f'WeakCLIP on {stem} seeds (2 it)']  # its pseudo masks on train, decoder on val, retrained
-    assert set(refined) >= {'pseudo_miou', 'decoder_miou', 'retrain_miou'} and 'cam_miou' not in refined
+    refined = results[f'WeakCLIP on {stem} seeds (2 it)']  # its pseudo masks on train, decoder on val
+    assert set(refined) >= {'pseudo_miou', 'decoder_miou'} and not {'cam_miou', 'retrain_miou'} & set(refined)
     assert 0 <= refined['pseudo_miou'] <= 100
     # it was trained on the CLIMS row's (row 1) CRF pseudo labels, not on the CAM row's
     train_line, = [line for line in res.stdout.splitlines()
@@ -64,14 +66,52 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
     assert 'pseudo_label_dir=' + str(out / 'seed3' / 'row1' / 'pseudo_labels') in train_line
     for row in list(results)[2:4]:
         r = results[row]
-        assert set(r) >= {'cam_miou', 'bg_thr', 'context_as_foreground', 'object_recall', 'pseudo_miou',
-                          'retrain_miou'}
-        assert 0 <= r['cam_miou'] <= 100 and 0 <= r['context_as_foreground'] <= 1
+        assert set(r) >= {'cam_miou', 'bg_thr', 'context_as_foreground', 'object_recall', 'pseudo_miou'}
+        assert 0 <= r['cam_miou'] <= 100 and 0 <= r['context_as_foreground'] <= 1 and 'retrain_miou' not in r
+    assert not any('retrain' in line for line in res.stdout.splitlines() if line.startswith('$ '))
     assert (out / 'results.png').stat().st_size > 1000
     md = (out / 'results.md').read_text()
     assert '| all background |' in md and f'| {stem} (+2 it) |' in md and md in res.stdout
     # the toy set is the seed's own: regenerated under OUT with that seed
     assert json.load(open(out / 'seed3' / 'toy_voc' / 'meta.json'))['seed'] == 3
+
+
+def test_retraining_is_wired_to_each_rows_crf_labels(monkeypatch):
+    """With retraining on, a row without a decoder and a refiner row each retrain the toy DeepLabV3+ on their own
+    CRF pseudo-label folder and test it on val; a row with a decoder does not retrain. The tool's commands are
+    recorded, not run."""
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    commands = []
+
+    def fake_run(*cmd, capture=False, log=None):
+        commands.append(cmd)
+        return '{"mIoU": 12.5}\n' if capture else ''
+
+    monkeypatch.setattr(tool, 'run', fake_run)
+    monkeypatch.setattr(tool, 'read_logged_metrics', lambda work: {
+        'mIoU': 33.0, 'cam/mIoU': 40.0, 'cam/best_bg_thr': 0.3})
+    monkeypatch.setattr(tool, 'context_and_object', lambda labels, data: dict(context_as_foreground=0.1,
+                                                                             object_recall=0.5))
+    monkeypatch.setattr(tool, 'online_label_quality', lambda work: {})
+    args = tool.argparse.Namespace(retrain=True, retrain_iters=7, workers=0)
+    monkeypatch.setattr(tool, 'has_decoder', lambda cfg: False)
+    res = tool.measure('cam.py', 'ck.pth', 'W', 'D', args, None)
+    assert res['retrain_miou'] == 33.0 and res['pseudo_miou'] == 12.5
+    trains = [c for c in commands if c[0] == 'tools/train.py']
+    assert len(trains) == 1 and trains[0][1] == tool.SEG_CFG and trains[0][3] == 'W/retrain'
+    assert 'train_dataloader.dataset.pseudo_label_dir=W/pseudo_labels' in trains[0]
+    assert 'train_cfg.max_iters=7' in trains[0]
+    assert ('tools/test.py', tool.SEG_CFG, 'W/retrain/iter_7.pth') == commands[-1][:3]
+    commands.clear()
+    res = tool.measure_refiner('weakclip.py', 'ck.pth', 'R', 'D', args, None)
+    assert res['retrain_miou'] == 33.0 and res['decoder_miou'] == 33.0
+    trains = [c for c in commands if c[0] == 'tools/train.py']
+    assert len(trains) == 1 and 'train_dataloader.dataset.pseudo_label_dir=R/pseudo_labels' in trains[0]
+    commands.clear()
+    monkeypatch.setattr(tool, 'has_decoder', lambda cfg: True)  # AFA / ECA: their own decoder, no retraining
+    res = tool.measure('afa.py', 'ck.pth', 'A', 'D', args, None)
+    assert 'retrain_miou' not in res and res['decoder_miou'] == 33.0
+    assert not [c for c in commands if c[0] == 'tools/train.py']
 
 
 def test_single_stage_rows_schedule_and_decoder_column():

@@ -6,14 +6,14 @@ on the Hugging Face hub: ``model.safetensors``; or the ``.npz`` of the original 
 dict of timm's ``vit_base_patch16_224``). ``toy-vit`` is the same class with tiny dimensions for the tests.
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..clip.image_encoder import run_vit_blocks
+from ..clip.image_encoder import ViTBackboneMixin, run_vit_blocks
 
 VIT_ARCHS: Dict[str, dict] = {
     # ViT-B/16 (ToCo's encoder; timm vit_base_patch16_224): trained at 224 (14 x 14 + 1 position embeddings)
@@ -72,7 +72,7 @@ def build_timm_vit(arch: str = 'vit-b16', checkpoint: Optional[str] = None):
 
 
 @MODELS.register_module()
-class TimmViTEncoder(BaseModule):
+class TimmViTEncoder(ViTBackboneMixin, BaseModule):
     """An ImageNet ViT (timm) trained as the backbone of an image-text method, with a learned projection of its
     tokens into a text space: the same outputs as ``OpenCLIPImageEncoder`` used as a backbone, so DALNet's heads,
     mask and terms take either.
@@ -111,16 +111,7 @@ class TimmViTEncoder(BaseModule):
         self.out_indices = tuple(out_indices)
         self.proj_indices = tuple(proj_indices)
         self.token_blocks = tuple(sorted({i % n for i in token_blocks})) if token_blocks else ()
-        if train_blocks == 'all':
-            self.first_trained = 0
-        elif isinstance(train_blocks, int) and 0 <= train_blocks <= n:
-            self.first_trained = n - train_blocks
-            self.vit.requires_grad_(False)
-            for blk in self.vit.blocks[n - train_blocks:]:
-                blk.requires_grad_(True)
-            self.vit.norm.requires_grad_(True)
-        else:
-            raise ValueError(f"train_blocks must be 'all' or an int in [0, {n}], got {train_blocks!r}")
+        self.first_trained = self._set_trainable(train_blocks)
 
     def init_weights(self):
         pass  # the encoder comes from the checkpoint (or stays random for tests); the projection from __init__
@@ -129,10 +120,14 @@ class TimmViTEncoder(BaseModule):
     def num_layers(self) -> int:
         return len(self.vit.blocks)
 
-    @property
-    def extra_outputs(self) -> frozenset:
-        """The keys of :meth:`forward_with_extras`' extras (``tokens.<i>``: ``extras['tokens'][i]``)."""
-        return frozenset(('cls', 'patches', 'grid', *(f'tokens.{i}' for i in self.token_blocks)))
+    def _tower(self):
+        return self.vit
+
+    def _blocks(self):
+        return self.vit.blocks
+
+    def _final(self):
+        return [self.vit.norm]
 
     def project(self, tokens: Tensor) -> Tensor:
         """The final LayerNorm + the learned projection into the text space (..., C) -> (..., proj_dim)."""
@@ -146,10 +141,3 @@ class TimmViTEncoder(BaseModule):
             x = v.norm_pre(v.patch_drop(v._pos_embed(x)))
         return run_vit_blocks(v.blocks, x, grid, self.project, self.out_indices, self.proj_indices,
                               self.token_blocks, self.first_trained, num_prefix=v.num_prefix_tokens)
-
-    def forward_with_extras(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], Dict[str, object]]:
-        out = self.forward_tokens(x)
-        return tuple(out.pop('maps')), out
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        return tuple(self.forward_tokens(x)['maps'])

@@ -63,8 +63,58 @@ def run_vit_blocks(blocks, x: Tensor, grid: Tuple[int, int], project: Callable[[
     return out
 
 
+class ViTBackboneMixin:
+    """What the ViT towers used as backbones share (:class:`OpenCLIPImageEncoder`, ``TimmViTEncoder``): which
+    parameters train (``train_blocks``), the extras they declare and the two backbone entry points.
+
+    A subclass provides ``num_layers``, ``_tower()`` (the pretrained tower: what ``train_blocks`` freezes),
+    ``_blocks()`` (its ViT blocks), ``_final()`` (what trains with the last k blocks: the final norm and a
+    pretrained projection) and ``forward_tokens(x)`` (a dict with ``maps``, ``cls``, ``patches``, ``grid`` and
+    ``tokens``); new layers outside the tower (a learned projection) always train. ``is_vit = False`` (a ResNet
+    tower) declares no extras.
+    """
+    is_vit = True
+    token_blocks: Tuple[int, ...] = ()
+
+    def _set_trainable(self, train_blocks) -> int:
+        """requires_grad per ``train_blocks`` ('all', or k: the last k blocks + ``_final()``); returns the index
+        of the first block that trains (the embeddings and earlier blocks then run without gradients)."""
+        n = self.num_layers
+        if train_blocks == 'all':
+            self._tower().requires_grad_(True)
+            return 0
+        if not self.is_vit or isinstance(train_blocks, bool) or not isinstance(train_blocks, int) \
+                or not 0 <= train_blocks <= n:
+            raise ValueError(f"train_blocks must be 'all' or an int in [0, {n}] (ViT towers), got {train_blocks!r}")
+        self._tower().requires_grad_(False)
+        if train_blocks:
+            for blk in self._blocks()[n - train_blocks:]:
+                blk.requires_grad_(True)
+            for part in self._final():
+                part.requires_grad_(True)
+        return n - train_blocks
+
+    @property
+    def extra_outputs(self) -> frozenset:
+        """The keys of :meth:`forward_with_extras`' extras (``tokens.<i>``: ``extras['tokens'][i]``)."""
+        if not self.is_vit:
+            return frozenset()
+        return frozenset(('cls', 'patches', 'grid', *(f'tokens.{i}' for i in self.token_blocks)))
+
+    def forward_with_extras(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], Dict[str, object]]:
+        """Backbone with extras (``WSSSSegmentor`` calls this): the feature maps of ``out_indices`` and, for ViT
+        towers, ``cls``, ``patches``, ``grid`` and ``tokens``, from the same single forward."""
+        if not self.is_vit:
+            return self.forward(x), {}
+        out = self.forward_tokens(x)
+        return tuple(out.pop('maps')), out
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        return tuple(self.forward_tokens(x)['maps'])
+
+
 @MODELS.register_module()
-class OpenCLIPImageEncoder(BaseModule):
+class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
     """An open_clip image tower, frozen or trained, usable three ways.
 
     * Evaluator (CLIMS): :meth:`encode` takes RGB images in [0, 1] of any size, resizes them to the tower's input
@@ -136,34 +186,18 @@ class OpenCLIPImageEncoder(BaseModule):
         self.register_buffer('std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
 
     @property
-    def extra_outputs(self) -> frozenset:
-        """The keys of :meth:`forward_with_extras`' extras (``tokens.<i>``: ``extras['tokens'][i]``)."""
-        if not self.is_vit:
-            return frozenset()
-        return frozenset(('cls', 'patches', 'grid', *(f'tokens.{i}' for i in self.token_blocks)))
-
-    @property
     def num_layers(self) -> int:
         """ViT blocks (or ResNet stages) of the tower."""
         return len(self.visual.transformer.resblocks) if self.is_vit else 4
 
-    def _set_trainable(self, train_blocks) -> int:
-        """requires_grad per ``train_blocks``; returns the index of the first block that trains."""
-        n = self.num_layers
-        if train_blocks == 'all':
-            self.visual.requires_grad_(True)
-            return 0
-        if not self.is_vit or not isinstance(train_blocks, int) or not 0 <= train_blocks <= n:
-            raise ValueError(f"train_blocks must be 'all' or an int in [0, {n}] (ViT towers), got {train_blocks!r}")
-        self.visual.requires_grad_(False)
-        v = self.visual
-        if train_blocks:
-            for blk in v.transformer.resblocks[n - train_blocks:]:
-                blk.requires_grad_(True)
-            v.ln_post.requires_grad_(True)
-            if v.proj is not None:
-                v.proj.requires_grad_(True)
-        return n - train_blocks
+    def _tower(self):
+        return self.visual
+
+    def _blocks(self):
+        return self.visual.transformer.resblocks
+
+    def _final(self):
+        return [self.visual.ln_post] + ([self.visual.proj] if self.visual.proj is not None else [])
 
     def layer_id(self, name: str) -> int:
         """Depth of parameter ``name`` (relative to this module) for layer-wise learning rates: 0 for the
@@ -226,14 +260,5 @@ class OpenCLIPImageEncoder(BaseModule):
             raise NotImplementedError('forward_tokens is for ViT towers; ResNet towers give maps via forward()')
         return self._vit_tokens(x)
 
-    def forward_with_extras(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], Dict[str, object]]:
-        """Backbone with extras (``WSSSSegmentor`` calls this): the feature maps of ``out_indices`` and, for ViT
-        towers, ``cls``, ``patches``, ``grid`` and ``tokens``, from the same single forward."""
-        if not self.is_vit:
-            return self.forward(x), {}
-        out = self.forward_tokens(x)
-        return tuple(out.pop('maps')), out
-
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        maps = self._vit_tokens(x)['maps'] if self.is_vit else self._resnet_maps(x)
-        return tuple(maps)
+        return tuple(self._vit_tokens(x)['maps'] if self.is_vit else self._resnet_maps(x))

@@ -3,7 +3,6 @@ from typing import Dict, Tuple
 import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-from torch import Tensor
 
 
 @MODELS.register_module()

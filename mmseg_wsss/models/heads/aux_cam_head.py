@@ -6,6 +6,7 @@ from mmseg.registry import MODELS
 from torch import nn
 
 from ..tokens import token_request
+from .cam_head import check_pool, pooled_logits
 
 
 @MODELS.register_module()
@@ -33,9 +34,8 @@ class AuxCAMHead(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         token_request(tokens)
-        if pool not in ('max', 'avg'):
-            raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
-        self.tokens, self.in_channels, self.num_classes, self.pool = tokens, in_channels, num_classes, pool
+        self.tokens, self.in_channels, self.num_classes = tokens, in_channels, num_classes
+        self.pool = check_pool(pool)
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=False)
 
     def extra_requests(self):
@@ -49,6 +49,5 @@ class AuxCAMHead(BaseModule):
         h, w = extras['grid']
         x = patches.transpose(1, 2).reshape(patches.shape[0], -1, h, w)
         cam_logits = self.classifier(x)
-        pooled = F.adaptive_max_pool2d(x, 1) if self.pool == 'max' else F.adaptive_avg_pool2d(x, 1)
-        cls_logits = self.classifier(pooled).flatten(1)
-        return dict(cam_logits=cam_logits, cls_logits=cls_logits, cams=F.relu(cam_logits))
+        return dict(cam_logits=cam_logits, cls_logits=pooled_logits(self.classifier, x, self.pool),
+                    cams=F.relu(cam_logits))

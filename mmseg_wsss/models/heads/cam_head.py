@@ -7,6 +7,22 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 
+POOLS = ('avg', 'max')
+
+
+def check_pool(pool: str) -> str:
+    if pool not in POOLS:
+        raise ValueError(f'pool must be one of {POOLS}, got {pool!r}')
+    return pool
+
+
+def pooled_logits(classifier: nn.Module, x: Tensor, pool: str) -> Tensor:
+    """Image-level logits (B, K): the 1x1 ``classifier`` on the global ``pool`` ('avg' / 'max') of ``x``
+    (B, C, h, w) (Zhou et al. 2016). Without a bias this equals pooling the CAM logits for 'avg'."""
+    pooled = F.adaptive_avg_pool2d(x, 1) if pool == 'avg' else F.adaptive_max_pool2d(x, 1)
+    return classifier(pooled).flatten(1)
+
+
 @MODELS.register_module()
 class CAMHead(BaseModule):
     """Class activation map head: global pooling + 1x1 classifier.
@@ -35,12 +51,10 @@ class CAMHead(BaseModule):
                  bias: bool = False,
                  init_cfg=dict(type='Normal', std=0.01, layer='Conv2d')):
         super().__init__(init_cfg=init_cfg)
-        if pool not in ('avg', 'max'):
-            raise ValueError(f'pool must be "avg" or "max", got {pool!r}')
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.in_index = in_index
-        self.pool = pool
+        self.pool = check_pool(pool)
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=bias)
 
     def _select(self, feats: Sequence[Tensor]) -> Tensor:
@@ -48,8 +62,7 @@ class CAMHead(BaseModule):
 
     def forward(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
         x = self._select(feats)
-        pooled = F.adaptive_avg_pool2d(x, 1) if self.pool == 'avg' else F.adaptive_max_pool2d(x, 1)
-        return dict(cls_logits=self.classifier(pooled).flatten(1), cam_logits=self.classifier(x))
+        return dict(cls_logits=pooled_logits(self.classifier, x, self.pool), cam_logits=self.classifier(x))
 
     def cams(self, outputs: Dict[str, Tensor]) -> Tensor:
         """Unnormalised CAMs, ReLU(W^T Z) (B, K, h, w)."""

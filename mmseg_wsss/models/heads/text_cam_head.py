@@ -1,12 +1,11 @@
 """DALNet's CAM head: a classifier for L_cls and patch-text CAMs (papers/facts/dalnet.md, reconstruction 5)."""
 from typing import Dict, Sequence
 
-import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..losses.dalnet import cosine
-from .cam_head import CAMHead
+from .cam_head import CAMHead, pooled_logits
 
 
 @MODELS.register_module()
@@ -38,8 +37,7 @@ class TextCAMHead(CAMHead):
     def forward(self, inputs: Sequence) -> Dict[str, Tensor]:
         feats, text = inputs
         x = feats[self.in_index]
-        pooled = F.adaptive_avg_pool2d(x, 1) if self.pool == 'avg' else F.adaptive_max_pool2d(x, 1)
-        out = dict(cls_logits=self.classifier(pooled).flatten(1))
+        out = dict(cls_logits=pooled_logits(self.classifier, x, self.pool))
         if self.cam_source == 'classifier':
             out['cam_logits'] = self.classifier(x)
         else:
