@@ -3,6 +3,7 @@ import time
 import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.optim import build_optim_wrapper
 
 from mmseg_wsss.models.clip import OpenCLIPImageEncoder, OpenCLIPTextEncoder, interpolate_pos_embed, tiny_clip_cfg
@@ -91,6 +92,13 @@ def test_pos_embed_interpolation():
     assert interpolate_pos_embed(pos, (14, 14), (14, 14)) is pos  # 224 inputs unchanged
     out = interpolate_pos_embed(pos, (14, 14), (32, 20))
     assert out.shape == (1 + 32 * 20, 8) and torch.equal(out[0], pos[0])
+    # a direct transcription: the patch grid resized by F.interpolate (half-pixel, no antialias), class kept
+    for mode in ('bicubic', 'bilinear'):
+        grid = pos[1:].reshape(1, 14, 14, 8).permute(0, 3, 1, 2)
+        ref = F.interpolate(grid, size=(32, 20), mode=mode, align_corners=False).permute(0, 2, 3, 1).reshape(-1, 8)
+        assert torch.allclose(interpolate_pos_embed(pos, (14, 14), (32, 20), mode)[1:], ref, atol=1e-6), mode
+        down = F.interpolate(grid, size=(7, 9), mode=mode, align_corners=False).permute(0, 2, 3, 1).reshape(-1, 8)
+        assert torch.allclose(interpolate_pos_embed(pos, (14, 14), (7, 9), mode)[1:], down, atol=1e-6), mode
 
 
 def test_frozen_towers_not_in_optimizer():

@@ -229,6 +229,23 @@ def test_pyramid_adapter():
     assert torch.allclose(outs[2], F.group_norm(feats[2], 1), atol=1e-5)
 
 
+def test_attention_is_softmax_qk_v():
+    """The co-attention's multi-head attention (F.scaled_dot_product_attention) against its transcription."""
+    from mmseg_wsss.models.necks.weakclip import _Attention
+    torch.manual_seed(0)
+    att = _Attention(16, 4, dropout=0.1).eval()
+    q, kv = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+
+    def heads(x):
+        return x.reshape(2, -1, 4, 4).transpose(1, 2)
+
+    Q, K, V = heads(att.q_proj(q)), heads(att.k_proj(kv)), heads(att.v_proj(kv))
+    ref = att.proj(((Q @ K.transpose(-2, -1) / 2.0).softmax(-1) @ V).transpose(1, 2).reshape(2, 5, 16))
+    assert torch.allclose(att(q, kv), ref, atol=1e-6)
+    att.train()  # dropout on the attention weights only in training
+    assert not torch.allclose(att(q, kv), ref, atol=1e-4)
+
+
 def test_cross_attention_stack_chained_and_unchained():
     torch.manual_seed(0)
     stack = CrossAttentionStack(embed_dim=16, width=8, num_layers=3, num_heads=2, dropout=0.0, chained=True).eval()

@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from open_clip.modified_resnet import ModifiedResNet
+from timm.layers import resample_abs_pos_embed
 from torch import Tensor
 
 from .openclip import build_open_clip
@@ -13,14 +14,14 @@ from .openclip import build_open_clip
 
 def interpolate_pos_embed(pos: Tensor, grid: Tuple[int, int], new_grid: Tuple[int, int],
                           mode: str = 'bicubic') -> Tensor:
-    """Resize a ViT position embedding (1 + gh*gw, C) to a new patch grid (``mode``: 'bicubic' or 'bilinear');
-    unchanged if equal."""
+    """Resize a ViT position embedding (1 + gh*gw, C) to a new patch grid (``mode``: 'bicubic' or 'bilinear',
+    half-pixel, no antialiasing: as F.interpolate, the official CLIP-backbone codes); unchanged if equal. timm's
+    ``resample_abs_pos_embed`` does the work (the class position is kept)."""
     if tuple(grid) == tuple(new_grid):
         return pos
-    cls, patch = pos[:1], pos[1:]
-    patch = patch.reshape(1, grid[0], grid[1], -1).permute(0, 3, 1, 2)
-    patch = F.interpolate(patch.float(), size=new_grid, mode=mode, align_corners=False).to(pos.dtype)
-    return torch.cat([cls, patch.permute(0, 2, 3, 1).reshape(-1, pos.shape[1])])
+    out = resample_abs_pos_embed(pos[None].float(), list(new_grid), list(grid), num_prefix_tokens=1,
+                                 interpolation=mode, antialias=False)
+    return out[0].to(pos.dtype)
 
 
 def run_vit_blocks(blocks, x: Tensor, grid: Tuple[int, int], project: Callable[[Tensor], Tensor],

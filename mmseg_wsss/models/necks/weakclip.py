@@ -52,8 +52,9 @@ class _Attention(nn.Module):
             return x.reshape(B, -1, h, C // h).transpose(1, 2)
 
         q, k, v = split(self.q_proj(q)), split(self.k_proj(kv)), split(self.v_proj(kv))
-        attn = self.attn_drop((q @ k.transpose(-2, -1) * (C // h) ** -0.5).softmax(-1))
-        return self.proj_drop(self.proj((attn @ v).transpose(1, 2).reshape(B, N, C)))
+        # softmax(q k^T / sqrt(d)) v with dropout on the attention weights, as the official code's loop
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop.p if self.training else 0.0)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
 
 
 class CoAttentionLayer(nn.Module):
