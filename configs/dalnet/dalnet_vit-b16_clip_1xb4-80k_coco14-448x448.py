@@ -2,7 +2,8 @@
 # 2k as on VOC (the paper's COCO settings are unknown). Paper protocol (val 44.4): tools/test.py CONFIG CKPT --tta --crf
 _base_ = [
     '../_base_/models/dalnet_vit-b16_clip.py', '../_base_/datasets/coco14_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_toco_adamw.py', '../_base_/evaluators/seg_and_cam.py'
+    '../_base_/schedules/schedule_toco_adamw.py', '../_base_/evaluators/seg_and_cam.py',
+    '../_base_/tta/toco_max_crf.py'
 ]
 crop_size = (448, 448)
 model = dict(
@@ -17,19 +18,8 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
-img_ratios = [1.0, 1.25, 1.5]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
-            [dict(type='RandomFlip', prob=0., direction='horizontal'),
-             dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackWSSSInputs')],
-        ])
-]
+img_ratios = _base_.toco_img_ratios
+tta_pipeline = _base_.toco_tta_pipeline  # ToCo's 3 scales x flip (configs/_base_/tta/toco_max_crf.py)
 max_iters = 80000
 val_interval = 8000
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
@@ -39,6 +29,5 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=val_interval))
 # ToCo's test: views merged by their maximum; the dense CRF of `tools/test.py --crf` with ToCo's parameters
-tta_model = dict(
-    view_merge='max', crf_cfg=dict(n_iters=10, pos_sxy=1, pos_compat=1, bi_sxy=121, bi_srgb=5, bi_compat=4))
+tta_model = _base_.toco_tta_model
 auto_scale_lr = dict(enable=False, base_batch_size=4)
