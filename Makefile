@@ -1,5 +1,6 @@
 # make demo: environment + the whole toy pipeline; make test: environment + the test suite;
-# make toy-teachers: toy-clip and toy-dino, trained here on the toy corpus (cached under data/toy_teachers with stamps).
+# make toy-teachers: toy-clip, toy-dino, toy-mit and toy-clip-dense, trained here on toy data (cached under
+# data/toy_teachers with stamps).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
@@ -15,6 +16,7 @@ test: env
 
 toy-teachers: env
 	$(PY) tools/toy_teachers/build_toy_teachers.py --out data/toy_teachers
+	$(PY) tools/toy_teachers/build_toy_clip_dense.py --out data/toy_teachers
 
 clean:
 	rm -rf work_dirs/demo data/toy_voc

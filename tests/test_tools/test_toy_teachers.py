@@ -135,3 +135,69 @@ def test_dense_key_loss_pairs_corresponding_points():
     # negatives (the other image's keys) are orthogonal (logit 0)
     ref = torch.log1p(torch.tensor(n * float(torch.exp(torch.tensor(-5.0)))))
     assert torch.allclose(loss, ref, atol=1e-4) and shuffled > loss + 1
+
+
+def _dense():
+    return load_tool('tools/toy_teachers/build_toy_clip_dense.py')
+
+
+def test_dense_patch_targets_and_auc():
+    dense = _dense()
+    lab = np.zeros((1, 8, 8), np.uint8)
+    lab[0, :4, :4] = 2  # patch (0, 0): class 1 (index + 1 = 2) whole
+    lab[0, :4, 4:] = 1
+    lab[0, 3, 4:] = 0   # patch (0, 1): class 0 on 12 of 16 pixels (>= 0.5)
+    lab[0, 4:, :4] = 0
+    lab[0, 4, 0] = 3    # patch (1, 0): one object pixel of 16: mixed, no target
+    t = dense.patch_targets(lab, 4, num_classes=5)
+    assert t.tolist() == [[2, 1, dense.IGNORE, 0]]
+    assert dense.patch_targets(lab, 4, 5, min_fraction=0.9).tolist() == [[2, dense.IGNORE, dense.IGNORE, 0]]
+    s = torch.tensor([0.9, 0.8, 0.1, 0.8])
+    assert dense.rank_auc(s, torch.tensor([True, False, False, False])) == 1.0
+    assert dense.rank_auc(s, torch.tensor([False, True, False, False])) == (1 + 0.5 + 0) / 3  # a tie: one half
+    assert np.isnan(dense.rank_auc(s, torch.ones(4, dtype=torch.bool)))
+
+
+def test_dense_patch_text_loss_is_patchwise_cross_entropy():
+    import open_clip
+    import torch.nn.functional as F
+    dense = _dense()
+    torch.manual_seed(0)
+    model = open_clip.create_model('toy-clip')
+    tok = open_clip.get_tokenizer('toy-clip')(['a photo of nothing.', 'a photo of a boat.', 'a photo of a cow.'])
+    x = torch.randn(2, 3, 64, 64)
+    targets = torch.randint(0, 3, (2, 64))
+    targets[0, :10] = dense.IGNORE
+    loss, pooled = dense.dense_patch_text_loss(model, x, targets, tok)
+    assert not model.visual.output_tokens  # reset: the saved model is the plain toy-clip
+    # transcription: ln_post(final patch tokens) @ proj, cosine to the texts, times CLIP's logit scale
+    v = model.visual
+    h = v.transformer(v._embeds(x))
+    patches = F.normalize(v.ln_post(h)[:, 1:] @ v.proj, dim=-1)
+    text = F.normalize(model.encode_text(tok), dim=-1)
+    logits = model.logit_scale.exp() * patches @ text.t()
+    keep = targets != dense.IGNORE
+    ref = -logits.log_softmax(-1).gather(-1, targets.clamp_min(0)[..., None])[..., 0][keep].mean()
+    assert torch.allclose(loss, ref, atol=1e-5) and torch.allclose(pooled, model.encode_image(x), atol=1e-5)
+    loss.backward()
+    assert v.conv1.weight.grad.abs().sum() > 0 and model.transformer.resblocks[0].attn.in_proj_weight.grad is not None
+
+
+def test_dense_teacher_builds_small_and_loads_as_pretrained(tmp_path):
+    dense = _dense()
+    out = tmp_path / 'teachers'
+    args = ['--out', str(out), '--corpus-size', '64', '--steps', '2', '--batch', '8', '--eval-images', '6']
+    dense.main(args)
+    report = json.load(open(out / 'toy_clip_dense_report.json'))
+    auc = report['patch_text_auc']['toy_clip_dense']
+    assert 0 <= auc['final'] <= 1 and 0 <= auc['block_1'] <= 1 and auc['pairs'] > 0
+    assert 'toy_clip' not in report['patch_text_auc']  # no plain toy-clip in OUT to compare with
+    stamp = json.load(open(out / 'toy_clip_dense_stamp.json'))['stamp']
+    mtime = (out / 'toy_clip_dense.pt').stat().st_mtime_ns
+    dense.main(args)  # the stamp: a rerun does nothing
+    assert (out / 'toy_clip_dense.pt').stat().st_mtime_ns == mtime
+    assert json.load(open(out / 'toy_clip_dense_stamp.json'))['stamp'] == stamp
+    enc = MODELS.build(dict(type='OpenCLIPImageEncoder', model_name='toy-clip',
+                            pretrained=str(out / 'toy_clip_dense.pt')))
+    saved = torch.load(out / 'toy_clip_dense.pt', map_location='cpu')
+    assert torch.equal(enc.visual.conv1.weight, saved['visual.conv1.weight'])
