@@ -27,7 +27,8 @@ class BaseLossTerm(nn.Module):
     joins it to a part that makes something else fails when the model is built:
     :meth:`map_requests` (named maps and the kinds accepted), :meth:`head_requests` (named heads) and
     :meth:`extra_requests` (``ctx.extras`` keys the backbone or neck must declare in ``extra_outputs``;
-    ``tokens.<i>`` is ``extras['tokens'][i]``).
+    ``tokens.<i>`` is ``extras['tokens'][i]``); a part that reads a shared encoder's batch output instead may
+    declare :meth:`encoder_requests` (pairs of an encoder name and the keys of its ``batch_outputs`` it reads).
     """
     name: Optional[str] = None  # set by the segmentor: the term's key in ``losses``
 

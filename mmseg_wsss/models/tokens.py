@@ -1,6 +1,6 @@
 """Reading a ViT backbone's projected tokens and a text encoder's embeddings from a batch context (the inputs of
 the image-text alignment parts: DALNet's terms and mask, the flagship's CLIP maps)."""
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 from torch import Tensor
 
@@ -16,13 +16,20 @@ def token_request(block: Block, what: str = 'patches') -> str:
     return f'tokens.{block}'
 
 
-def read_tokens(ctx, block: Block, what: str = 'patches') -> Tensor:
+def read_tokens(ctx, block: Block, what: str = 'patches', encoder: Optional[str] = None) -> Tensor:
     """``block``'s class token (B, D) or patch tokens (B, N, D), through the tower's final LayerNorm and
     projection into the text space (``OpenCLIPImageEncoder`` extras ``cls`` / ``patches`` /
-    ``tokens[i]['cls_proj' | 'patches_proj']``)."""
+    ``tokens[i]['cls_proj' | 'patches_proj']``): the backbone's, or with ``encoder`` those of that shared
+    encoder's batch (an ``OpenCLIPImageEncoder(batch_output='tokens')``, e.g. a frozen copy of the backbone)."""
+    extras = ctx.extras if encoder is None else ctx.encoded(encoder)
     if block == 'final':
-        return ctx.extras[what]
-    return ctx.extras['tokens'][block][f'{what}_proj']
+        return extras[what]
+    return extras['tokens'][block][f'{what}_proj']
+
+
+def read_grid(ctx, encoder: Optional[str] = None) -> Tuple[int, int]:
+    """The patch grid (h, w) of the backbone's tokens, or of the shared encoder ``encoder``'s."""
+    return tuple((ctx.extras if encoder is None else ctx.encoded(encoder))['grid'])
 
 
 def read_texts(ctx, encoder: str, who: str) -> Tuple[Tensor, Tensor]:

@@ -334,3 +334,54 @@ def test_aux_cam_joins_fail_at_build():
         toy_model(**{'pseudo_labels.object_mask': dict(_delete_=True, type='CAMPseudoLabel', cams='aux.cams')})
     with pytest.raises(KeyError, match=r"reads head 'aux'"):
         toy_model(**{'losses.aux_cls': dict(type='CAMClassificationLoss', head='aux')})
+
+
+def frozen_mask_model(**overrides):
+    enc = dict(type='OpenCLIPImageEncoder', model_name='toy-clip', pretrained=None, quick_gelu=None,
+               token_blocks=(1, ), batch_output='tokens')
+    return toy_model(**{'encoders.clip_mask': enc, 'pseudo_labels.object_mask.image_encoder': 'clip_mask',
+                        **overrides})
+
+
+def test_mask_from_a_frozen_copy_of_the_tower():
+    """PatchTextLabels(image_encoder=...): the mask from a frozen shared copy of the tower (our probe option). From
+    equal weights it is the backbone's mask; after the backbone trains it stays the copy's."""
+    from mmseg.structures import SegDataSample
+    torch.manual_seed(0)
+    model = frozen_mask_model()
+    copy = model.encoders.clip_mask
+    copy.visual.load_state_dict(model.backbone.visual.state_dict())
+    model.train()
+    assert not copy.training and not any(p.requires_grad for p in copy.parameters())
+    x = model.normalize(torch.rand(2, 3, 112, 112))  # images in [0, 1], as the copy sees them
+    samples = [SegDataSample(metainfo=dict(img_labels=labels, img_shape=(112, 112), pad_shape=(112, 112)))
+               for labels in ([1], [2, 4])]
+
+    def frozen_labels(ctx):
+        patches = ctx.encoded('clip_mask')['tokens'][1]['patches_proj']
+        return patches, cam_labels(patch_text_cams(patches, ctx.text['class_embeddings'], ctx.img_labels), 0.5)
+
+    ctx = model.build_context(x, samples)
+    patches, want = frozen_labels(ctx)
+    assert torch.allclose(patches, ctx.extras['tokens'][1]['patches_proj'], atol=1e-4)  # equal weights, same view
+    mask = ctx.pseudo_label('object_mask')
+    assert torch.equal(mask[:, ::8, ::8].flatten(1), want) and mask.shape == (2, 112, 112)
+    with torch.no_grad():  # the backbone moves; the copy does not
+        for p in model.backbone.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    ctx = model.build_context(x, samples)
+    assert not torch.allclose(patches, ctx.extras['tokens'][1]['patches_proj'], atol=1e-2)
+    assert torch.equal(frozen_labels(ctx)[1], want) and torch.equal(ctx.pseudo_label('object_mask'), mask)
+    assert not any(k.startswith('encoders.clip_mask.') for k in model.state_dict())  # out of checkpoints
+    losses = model.loss(x, samples)
+    assert all(torch.isfinite(losses[f'{t}.loss']) for t in ('lea', 'cc'))
+
+
+def test_frozen_mask_joins_fail_at_build():
+    with pytest.raises(KeyError, match=r"pseudo_labels.object_mask \(PatchTextLabels\) reads encoder 'nope'"):
+        toy_model(**{'pseudo_labels.object_mask.image_encoder': 'nope'})
+    with pytest.raises(ValueError, match=r"object_mask \(PatchTextLabels\) reads \['tokens.1', 'grid'\] of "
+                                         r"encoders.clip_mask \(OpenCLIPImageEncoder\), which gives none.*batch_output"):
+        frozen_mask_model(**{'encoders.clip_mask.batch_output': 'embedding'})
+    with pytest.raises(ValueError, match=r"reads \['tokens.1'\] of encoders.clip_mask.*token_blocks"):
+        frozen_mask_model(**{'encoders.clip_mask.token_blocks': (0, )})

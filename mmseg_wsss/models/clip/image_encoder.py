@@ -131,7 +131,11 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
       ``proj_indices`` appends, after the maps of ``out_indices``, those blocks' patch tokens through the final
       LayerNorm + projection as (B, D, h, w) maps (heads that compare patches with text: DALNet's CAM head).
       Position embeddings are interpolated for inputs other than the training size.
-    * Shared encoder: :meth:`encode_batch` embeds the batch's RGB images.
+    * Shared encoder: :meth:`encode_batch` embeds the batch's RGB images (``batch_output='embedding'``) or, with
+      ``batch_output='tokens'`` (ViT towers), gives the dict of :meth:`forward_with_extras`' extras (``cls``,
+      ``patches``, ``grid``, ``tokens``) at the batch's own size: a frozen copy of a trained backbone's tower that
+      parts read instead of the backbone (``PatchTextLabels(image_encoder=...)``: DALNet's mask from the frozen
+      start, option 6b).
 
     Freezing follows the segmentor's one rule (``frozen`` / ``in_checkpoint`` on the backbone or encoder
     config: frozen parts keep eval mode, run under no_grad and stay out of checkpoints, since this module loads
@@ -148,6 +152,8 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
         token_blocks: ViT blocks whose tokens go to the extras' ``tokens`` (negative indices count from the end;
             the keys are the non-negative indices).
         proj_indices: ViT blocks whose projected patch tokens are appended to ``forward``'s maps.
+        batch_output (str): what :meth:`encode_batch` gives as a shared encoder: 'embedding' (default) or
+            'tokens' (see above; ``batch_outputs`` names the keys, checked when the model is built).
 
     ``extra_outputs`` names what :meth:`forward_with_extras` gives (``cls``, ``patches``, ``grid`` and
     ``tokens.<i>`` per token block), so a part that reads a missing one fails when the model is built.
@@ -164,6 +170,7 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
                  train_blocks: Union[str, int] = 'all',
                  token_blocks: Sequence[int] = (),
                  proj_indices: Sequence[int] = (),
+                 batch_output: str = 'embedding',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         clip = build_open_clip(model_name, pretrained, model_cfg, config_key='image_encoder.pretrained',
@@ -181,6 +188,9 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
         self.proj_indices = tuple(proj_indices)
         if (self.token_blocks or self.proj_indices) and not self.is_vit:
             raise ValueError('token_blocks and proj_indices are for ViT towers')
+        if batch_output not in ('embedding', 'tokens') or (batch_output == 'tokens' and not self.is_vit):
+            raise ValueError(f"batch_output must be 'embedding' or 'tokens' (ViT towers), got {batch_output!r}")
+        self.batch_output = batch_output
         self.train_blocks = train_blocks
         self.first_trained = self._set_trainable(train_blocks)
         self.register_buffer('mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -219,9 +229,19 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
         x = (x - self.mean) / self.std
         return F.normalize(self.visual(x), dim=-1)
 
-    def encode_batch(self, images: Tensor) -> Tensor:
-        """As a shared encoder (``ctx.encoded(name)``): the batch's embeddings, from RGB images in [0, 1]."""
-        return self.encode(images)
+    def encode_batch(self, images: Tensor):
+        """As a shared encoder (``ctx.encoded(name)``), from RGB images in [0, 1]: the batch's embeddings (N, D),
+        or with ``batch_output='tokens'`` the token dict of :meth:`forward_tokens` at the images' size (no maps)."""
+        if self.batch_output == 'embedding':
+            return self.encode(images)
+        out = self.forward_tokens((images - self.mean) / self.std)
+        out.pop('maps')
+        return out
+
+    @property
+    def batch_outputs(self) -> frozenset:
+        """The keys of :meth:`encode_batch`'s dict (none for embeddings), as ``extra_outputs``."""
+        return self.extra_outputs if self.batch_output == 'tokens' else frozenset()
 
     # ---------------------------------------------------------------- backbone
     def project(self, tokens: Tensor) -> Tensor:

@@ -214,6 +214,8 @@ class WSSSSegmentor(BaseSegmentor):
                     check_join(who, request, self.map_producers)
                 for key in getattr(module, 'extra_requests', lambda: ())():
                     self._check_extra(who, key)
+                for enc, keys in getattr(module, 'encoder_requests', lambda: ())():
+                    self._check_encoder_outputs(who, enc, keys)
                 for head in getattr(module, 'head_requests', lambda: ())():
                     if head in ('decode_head', 'auxiliary_head'):
                         if getattr(self, head) is None:
@@ -240,6 +242,19 @@ class WSSSSegmentor(BaseSegmentor):
             hint = f' (add {key.split(".", 1)[1]} to the backbone\'s token_blocks)'
         raise ValueError(f'{who} reads extras {key!r}, which neither backbone ({type(self.backbone).__name__}) nor '
                          f'neck gives (declared: {sorted(given) or "none"}){hint}')
+
+    def _check_encoder_outputs(self, who: str, name: str, keys) -> None:
+        """A part reads keys of shared encoder ``name``'s batch output (``batch_outputs``): the encoder must exist
+        and declare them; else one line naming both."""
+        if name not in self.encoders:
+            raise KeyError(f'{who} reads encoder {name!r}, which is not among encoders {sorted(self.encoders)}')
+        enc = self.encoders[name]
+        given = getattr(enc, 'batch_outputs', frozenset())
+        missing = [k for k in keys if k not in given]
+        if missing:
+            hint = ' (an OpenCLIPImageEncoder needs batch_output=\'tokens\' and those token_blocks)'
+            raise ValueError(f'{who} reads {missing} of encoders.{name} ({type(enc).__name__}), which gives '
+                             f'{sorted(given) or "none"}{hint}')
 
     # ------------------------------------------------------------------ maps
     def _map_producers(self) -> Dict[str, tuple]:
