@@ -21,7 +21,7 @@ def read_tokens(ctx, block: Block, what: str = 'patches', encoder: Optional[str]
     projection into the text space (``OpenCLIPImageEncoder`` extras ``cls`` / ``patches`` /
     ``tokens[i]['cls_proj' | 'patches_proj']``): the backbone's, or with ``encoder`` those of that shared
     encoder's batch (an ``OpenCLIPImageEncoder(batch_output='tokens')``, e.g. a frozen copy of the backbone)."""
-    extras = ctx.extras if encoder is None else ctx.encoded(encoder)
+    extras = _token_source(ctx, encoder)
     if block == 'final':
         return extras[what]
     return extras['tokens'][block][f'{what}_proj']
@@ -29,7 +29,12 @@ def read_tokens(ctx, block: Block, what: str = 'patches', encoder: Optional[str]
 
 def read_grid(ctx, encoder: Optional[str] = None) -> Tuple[int, int]:
     """The patch grid (h, w) of the backbone's tokens, or of the shared encoder ``encoder``'s."""
-    return tuple((ctx.extras if encoder is None else ctx.encoded(encoder))['grid'])
+    return tuple(_token_source(ctx, encoder)['grid'])
+
+
+def _token_source(ctx, encoder: Optional[str]) -> dict:
+    """The backbone's extras, or the shared encoder ``encoder``'s batch output (the same keys)."""
+    return ctx.extras if encoder is None else ctx.encoded(encoder)
 
 
 def read_texts(ctx, encoder: str, who: str) -> Tuple[Tensor, Tensor]:

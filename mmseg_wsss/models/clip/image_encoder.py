@@ -135,7 +135,7 @@ class OpenCLIPImageEncoder(ViTBackboneMixin, BaseModule):
       ``batch_output='tokens'`` (ViT towers), gives the dict of :meth:`forward_with_extras`' extras (``cls``,
       ``patches``, ``grid``, ``tokens``) at the batch's own size: a frozen copy of a trained backbone's tower that
       parts read instead of the backbone (``PatchTextLabels(image_encoder=...)``: DALNet's mask from the frozen
-      start, option 6b).
+      start, our option).
 
     Freezing follows the segmentor's one rule (``frozen`` / ``in_checkpoint`` on the backbone or encoder
     config: frozen parts keep eval mode, run under no_grad and stay out of checkpoints, since this module loads
