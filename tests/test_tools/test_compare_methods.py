@@ -131,3 +131,46 @@ def test_single_stage_rows_schedule_and_decoder_column():
     assert {'param_scheduler.1.end=1000', 'param_scheduler.1.T_max=900'} <= set(tool.schedule(weakclip, 1000, 'D'))
     assert {'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.T_max=1'} <= set(
         tool.schedule(weakclip, 2, 'D'))
+
+
+def test_variant_rows_carry_their_options_to_every_command(monkeypatch, tmp_path):
+    """``--variant NAME CONFIG KEY=VALUE ...``: a row of CONFIG under NAME whose options reach its training (after
+    the schedule's, so they may override it), its test and its pseudo-label commands, and no other row's. The
+    tool's commands are recorded, not run."""
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    dalnet = 'configs/toy/dalnet-frozenmask_toy-clip-dense_1xb8-2k_toy-112x112.py'
+    row = tool.variant_spec(['beta 0.3', dalnet, 'model.pseudo_labels.object_mask.beta=0.3',
+                             'param_scheduler.1.end=2000'])
+    assert row['name'] == 'beta 0.3' and row['init'] is None and row['config'] == dalnet
+    for bad in (['only-a-name'], ['n', dalnet, 'not-an-option']):
+        with pytest.raises(ValueError, match='--variant takes NAME CONFIG'):
+            tool.variant_spec(bad)
+    commands = []
+
+    def fake_run(*cmd, capture=False, log=None):
+        commands.append(cmd)
+        return '{"mIoU": 12.5}\n' if capture else ''
+
+    monkeypatch.setattr(tool, 'run', fake_run)
+    monkeypatch.setattr(tool, 'read_logged_metrics', lambda work: {
+        'mIoU': 33.0, 'cam/mIoU': 40.0, 'cam/best_bg_thr': 0.3})
+    monkeypatch.setattr(tool, 'context_and_object', lambda labels, data: dict(context_as_foreground=0.1,
+                                                                             object_recall=0.5))
+    monkeypatch.setattr(tool, 'online_label_quality', lambda work: {})
+    args = tool.argparse.Namespace(retrain=False, retrain_iters=7, workers=0, iters=5, init_iters=3,
+                                   num_train=8, num_val=4, out=str(tmp_path / 'cmp'))
+    rows = tool.order_rows([dict(name='CAM', config=tool.CAM_CFG, init='cam'), row])
+    results = tool.one_seed(0, rows, args)
+    assert 'beta 0.3 (8 it)' in results and results['beta 0.3 (8 it)']['cam_miou'] == 40.0
+    ours = [c for c in commands if dalnet in c]
+    assert {c[0] for c in ours} == {'tools/train.py', 'tools/test.py', 'tools/make_pseudo_labels.py',
+                                    'tools/analysis_tools/eval_pseudo_labels.py'}
+    for c in ours:
+        assert 'model.pseudo_labels.object_mask.beta=0.3' in c
+    train_cmd, = [c for c in ours if c[0] == 'tools/train.py']
+    assert 'train_cfg.max_iters=8' in train_cmd  # the schedule first, the variant's override after it
+    assert train_cmd.index('param_scheduler.1.end=8') < train_cmd.index('param_scheduler.1.end=2000')
+    assert not any('model.pseudo_labels.object_mask.beta=0.3' in c for c in commands if dalnet not in c)
+    with pytest.raises(ValueError, match='two rows share a name'):
+        tool.main(['--variant', 'a', dalnet, '--variant', 'a', dalnet, '--out', str(tmp_path / 'dup')])
+    assert not (tmp_path / 'dup').exists()

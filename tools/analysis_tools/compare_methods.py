@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/compare_methods.py [CONFIG ...] [--seeds 0 1 2] [--iters 1000]
         [--init-iters 1000] [--retrain-iters 1000] [--no-retrain] [--refine-seeds CAM 'CLIMS (toy-clip)']
-        [--out work_dirs/compare_methods]
+        [--variant NAME CONFIG [KEY=VALUE ...]] [--out work_dirs/compare_methods]
 
 CONFIG defaults to every toy config of a method: the files in configs/toy/ that declare ``toy_compare =
 dict(name=..., init=...)``. For each seed:
@@ -27,7 +27,12 @@ dict(name=..., init=...)``. For each seed:
    decoder is tested on val, and their pseudo masks on train (decoder predictions, classes outside the image
    label -> 255, dense CRF) fill the CRF pseudo-label column, to read against the seeds' row (and, unless
    --no-retrain, are retrained on like the others). ``--refine-seeds A B`` makes one such row per named seed
-   source instead of the config's (``WeakCLIP (toy-clip) on CLIMS (toy-clip) seeds``).
+   source instead of the config's (``WeakCLIP (toy-clip) on CLIMS (toy-clip) seeds``);
+9. ``--variant NAME CONFIG KEY=VALUE ...`` (repeatable) adds a row named NAME: CONFIG with those --cfg-options on
+   every command that builds it (training, test, pseudo labels), after the schedule's own options (so a variant
+   may also set the schedule, e.g. ``param_scheduler.1.end=2000`` to probe the first iterations of a longer run).
+   A sweep of one hyperparameter is one run with a variant per value: the rows share the seed's toy set and CAM
+   rows, and read side by side. With variants and no CONFIG, the rows are the CAM rows and the variants.
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
 when there are several) and OUT/results.png (bar chart), all three after every seed. The README's results table
@@ -90,7 +95,15 @@ def row_spec(cfg: str) -> dict:
     c = Config.fromfile(osp.join(ROOT, cfg))
     spec = dict(c.get('toy_compare', {}))
     name = spec.get('name', osp.splitext(osp.basename(cfg))[0])
-    return dict(name=name, config=cfg, init=spec.get('init', 'cam'), seeds=spec.get('seeds'))
+    return dict(name=name, config=cfg, init=spec.get('init', 'cam'), seeds=spec.get('seeds'), options=[])
+
+
+def variant_spec(words: list) -> dict:
+    """A row from ``--variant NAME CONFIG [KEY=VALUE ...]``: the config's row with that name and those options."""
+    if len(words) < 2 or any('=' not in w for w in words[2:]):
+        raise ValueError(f'--variant takes NAME CONFIG [KEY=VALUE ...], got {words}')
+    name, cfg, options = words[0], words[1], list(words[2:])
+    return dict(row_spec(cfg), name=name, options=options)
 
 
 def order_rows(rows: list, refine_seeds=None) -> list:
@@ -118,8 +131,8 @@ def train(cfg: str, work: str, iters: int, data: str, log, *extra: str) -> str:
     return osp.join(work, f'iter_{iters}.pth')
 
 
-def cam_miou(cfg: str, ckpt: str, work: str, data: str, log) -> dict:
-    run('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options', f'data_root={data}', log=log)
+def cam_miou(cfg: str, ckpt: str, work: str, data: str, log, options=()) -> dict:
+    run('tools/test.py', cfg, ckpt, '--work-dir', work, '--cfg-options', f'data_root={data}', *options, log=log)
     m = read_logged_metrics(osp.join(ROOT, work))
     return dict(cam_miou=round(float(m['cam/mIoU']), 2), bg_thr=float(m['cam/best_bg_thr']))
 
@@ -147,11 +160,11 @@ def context_and_object(label_dir: str, data: str) -> dict:
                 object_recall=round(obj_hit / max(obj_all, 1), 4))
 
 
-def pseudo_miou(cfg: str, data: str, *args: str) -> float:
+def pseudo_miou(cfg: str, data: str, *args: str, options=()) -> float:
     """mIoU from tools/analysis_tools/eval_pseudo_labels.py on ``data`` (``args``: a label folder, or
     ``--all-background --split S``)."""
     out = run('tools/analysis_tools/eval_pseudo_labels.py', cfg, *args, '--cfg-options', f'data_root={data}',
-              capture=True)
+              *options, capture=True)
     return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
 
 
@@ -173,23 +186,23 @@ def online_label_quality(work: str) -> dict:
     return found
 
 
-def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool = True) -> dict:
-    """Every column for one trained row."""
-    res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log)
+def measure(cfg: str, ckpt: str, work: str, data: str, args, log, pseudo: bool = True, options=()) -> dict:
+    """Every column for one trained row (``options``: a variant's --cfg-options, on every command)."""
+    res = cam_miou(cfg, ckpt, f'{work}/test_cam', data, log, options)
     decoder = has_decoder(cfg)
     if decoder:
-        res['decoder_miou'] = decoder_val_miou(cfg, ckpt, work, data, log)
+        res['decoder_miou'] = decoder_val_miou(cfg, ckpt, work, data, log, options)
         res.update(online_label_quality(work))
     thr = f'model.test_cfg.bg_thr={res["bg_thr"]}'
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', f'{work}/cam_labels', '--source', 'cam',
-        '--cfg-options', f'data_root={data}', thr, log=log)
+        '--cfg-options', f'data_root={data}', *options, thr, log=log)
     res.update(context_and_object(f'{work}/cam_labels', data))
     if not pseudo:
         return res
     labels = crf_label_dir(work)
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'cam', '--crf',
-        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', thr, log=log)
-    res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
+        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', *options, thr, log=log)
+    res['pseudo_miou'] = pseudo_miou(cfg, data, labels, options=options)
     if args.retrain and not decoder:
         res['retrain_miou'] = retrain_miou(labels, work, data, args, log)
     return res
@@ -200,10 +213,10 @@ def crf_label_dir(work: str) -> str:
     return f'{work}/pseudo_labels'
 
 
-def decoder_val_miou(cfg: str, ckpt: str, work: str, data: str, log) -> float:
+def decoder_val_miou(cfg: str, ckpt: str, work: str, data: str, log, options=()) -> float:
     """The model's decoder tested on the val split (tools/test.py), its mIoU."""
     run('tools/test.py', cfg, ckpt, '--work-dir', f'{work}/test_decoder', '--cfg-options', f'data_root={data}',
-        'test_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt', log=log)
+        *options, 'test_dataloader.dataset.ann_file=ImageSets/Segmentation/val.txt', log=log)
     return round(float(read_logged_metrics(osp.join(ROOT, f'{work}/test_decoder'))['mIoU']), 2)
 
 
@@ -216,15 +229,15 @@ def retrain_miou(labels: str, work: str, data: str, args, log) -> float:
     return round(float(read_logged_metrics(osp.join(ROOT, f'{seg}_test'))['mIoU']), 2)
 
 
-def measure_refiner(cfg: str, ckpt: str, work: str, data: str, args, log) -> dict:
+def measure_refiner(cfg: str, ckpt: str, work: str, data: str, args, log, options=()) -> dict:
     """The columns of a row that refines seeds (WeakCLIP): its decoder on val, and its pseudo masks on train
     (the decoder's predictions with classes outside the image label set to 255, dense CRF), as the CRF
     pseudo-label column, so that the row reads against the row whose seeds it was trained on."""
-    res = dict(decoder_miou=decoder_val_miou(cfg, ckpt, work, data, log))
+    res = dict(decoder_miou=decoder_val_miou(cfg, ckpt, work, data, log, options))
     labels = crf_label_dir(work)
     run('tools/make_pseudo_labels.py', cfg, ckpt, '--out-dir', labels, '--source', 'decoder', '--crf',
-        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', log=log)
-    res['pseudo_miou'] = pseudo_miou(cfg, data, labels)
+        '--workers', str(args.workers), '--cfg-options', f'data_root={data}', *options, log=log)
+    res['pseudo_miou'] = pseudo_miou(cfg, data, labels, options=options)
     if args.retrain:
         res['retrain_miou'] = retrain_miou(labels, work, data, args, log)
     return res
@@ -251,19 +264,21 @@ def one_seed(seed: int, rows: list, args) -> dict:
         for i, row in enumerate(rows):
             t = time.time()
             work = f'{out}/row{i}'
+            opts = row.get('options', [])
             if row.get('seeds') is not None:  # a refiner: trained on another row's pseudo labels
                 ckpt = train(row['config'], work, args.iters, data, log,
-                             f'train_dataloader.dataset.pseudo_label_dir={crf_label_dir(row_work[row["seeds"]])}')
+                             f'train_dataloader.dataset.pseudo_label_dir={crf_label_dir(row_work[row["seeds"]])}',
+                             *opts)
                 label = f'{row["name"]} on {row["seeds"]} seeds ({args.iters} it)'
-                results[label] = measure_refiner(row['config'], ckpt, work, data, args, log)
+                results[label] = measure_refiner(row['config'], ckpt, work, data, args, log, opts)
             else:
                 if row['init'] == 'cam':
-                    ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}')
+                    ckpt = train(row['config'], work, args.iters, data, log, f'load_from={init}', *opts)
                     label = f'{row["name"]} (+{args.iters} it)'
                 else:
-                    ckpt = train(row['config'], work, args.init_iters + args.iters, data, log)
+                    ckpt = train(row['config'], work, args.init_iters + args.iters, data, log, *opts)
                     label = f'{row["name"]} ({args.init_iters + args.iters} it)'
-                results[label] = measure(row['config'], ckpt, work, data, args, log)
+                results[label] = measure(row['config'], ckpt, work, data, args, log, options=opts)
                 row_work[row['name']] = work
             results[label]['seconds'] = round(time.time() - t)
             print(f'seed {seed}: {label}: {results[label]}', flush=True)
@@ -329,6 +344,8 @@ def main(argv=None):
     p.add_argument('--no-retrain', dest='retrain', action='store_false')
     p.add_argument('--refine-seeds', nargs='+', metavar='ROW',
                    help="seed sources of the refiner rows (row names, e.g. CAM 'CLIMS (toy-clip)'); one row each")
+    p.add_argument('--variant', nargs='+', action='append', default=[], metavar='WORD',
+                   help='NAME CONFIG [KEY=VALUE ...]: one more row, CONFIG with those --cfg-options (repeatable)')
     p.add_argument('--num-train', type=int, default=600, help='toy set size (make_toy_voc.py)')
     p.add_argument('--num-val', type=int, default=100)
     p.add_argument('--workers', type=int, default=1, help='CRF worker processes of make_pseudo_labels.py')
@@ -336,9 +353,13 @@ def main(argv=None):
     p.add_argument('--keep', action='store_true', help='keep an existing OUT (default: start clean)')
     args = p.parse_args(argv)
     os.chdir(ROOT)
-    configs = args.configs or method_configs()
-    rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs],
+    variants = [variant_spec(v) for v in args.variant]
+    configs = args.configs or ([] if variants else method_configs())
+    rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs] + variants,
                       args.refine_seeds)
+    names = [(r['name'], r.get('seeds')) for r in rows]  # a refiner's label names its seeds too
+    if len(set(names)) < len(names):
+        raise ValueError(f'two rows share a name: {[n for n, _ in names]}; give each --variant its own NAME')
     if osp.isdir(args.out) and not args.keep:
         shutil.rmtree(args.out)
     os.makedirs(args.out, exist_ok=True)
