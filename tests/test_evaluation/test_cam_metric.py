@@ -43,6 +43,16 @@ def test_label_map_quality():
     assert q['mIoU_confident'] == 100.0 and q['confident_fraction'] == 0.75
 
 
+def test_label_map_quality_without_a_confident_pixel_logs_no_nan():
+    import warnings
+    pairs = [(torch.full((2, 3), 255), torch.tensor([[0, 1, 1], [0, 0, 1]]))]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # no 'Mean of empty slice'
+        q = label_map_quality(pairs, 2)
+    assert q == dict(mIoU=pytest.approx(100 * (3 / 6) / 2, abs=0.01), confident_fraction=0.0)
+    assert all(np.isfinite(v) for v in q.values())
+
+
 def test_threshold_sweep_by_hand():
     metric = CAMMetric(bg_thrs=[0.25, 0.5])
     metric.dataset_meta = dict(classes=('background', 'a', 'b'))

@@ -110,7 +110,9 @@ class CAMMetric(BaseMetric):
 def label_map_quality(pairs, num_classes: int, ignore_index: int = 255) -> dict:
     """Quality of label maps that may contain ``ignore_index`` (pseudo labels): ``pairs`` yields (pred, gt) (H, W)
     tensors. Returns mIoU with unsure pixels counted as background, mIoU on the confident pixels only, and the
-    fraction of (valid) pixels that are confident; percentages, counted as ``CAMMetric(source='pred')`` does."""
+    fraction of (valid) pixels that are confident; percentages, counted as ``CAMMetric(source='pred')`` does.
+    With no confident pixel at all, ``mIoU_confident`` is left out (it has no pixel to be measured on; a NaN
+    would reach the logs and the visualizer's backends), and ``confident_fraction`` is 0."""
     as_bg = CAMMetric(source='pred', ignore_index=ignore_index)
     confident = CAMMetric(source='pred', ignore_index=ignore_index, ignore_pred_ignored=True)
     sure = total = 0
@@ -124,4 +126,7 @@ def label_map_quality(pairs, num_classes: int, ignore_index: int = 255) -> dict:
     def miou(metric):
         return round(float(np.nanmean(miou_from_areas(np.sum(np.stack(metric.results), axis=0)[0]))) * 100, 2)
 
-    return dict(mIoU=miou(as_bg), mIoU_confident=miou(confident), confident_fraction=round(sure / max(total, 1), 4))
+    quality = dict(mIoU=miou(as_bg), confident_fraction=round(sure / max(total, 1), 4))
+    if sure:
+        quality['mIoU_confident'] = miou(confident)
+    return quality
