@@ -27,3 +27,5 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=max_iters, by_epoch=False)
 ]
 default_hooks = dict(checkpoint=dict(interval=val_interval))
+# the paper's total batch (2 GPUs x 2); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=4)

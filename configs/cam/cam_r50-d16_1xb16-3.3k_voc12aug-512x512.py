@@ -15,3 +15,5 @@ optim_wrapper = dict(
 default_hooks = dict(checkpoint=dict(interval=val_interval))
 # `tools/test.py` measures CAM quality on the train split (the WSSS convention for CAMs).
 test_dataloader = _base_.train_eval_dataloader
+# the paper's total batch (1 GPU x 16); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -15,3 +15,5 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'cam_head': dict(lr_mult=10.0)}))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
 test_dataloader = _base_.train_eval_dataloader
+# the paper's total batch (1 GPU x 16); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=16)

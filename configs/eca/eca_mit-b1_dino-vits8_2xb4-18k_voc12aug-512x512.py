@@ -18,3 +18,5 @@ custom_hooks = [
     # CARM vs CAM pseudo-label quality during training (pseudo_label/{cam,carm}/mIoU)
     dict(type='PseudoLabelQualityHook', interval=2000, dataloader='train_eval_dataloader', num_images=200),
 ]
+# the paper's total batch (2 GPUs x 4); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -30,3 +30,5 @@ param_scheduler = [
 ]
 optim_wrapper = dict(constructor='FrozenAwareOptimWrapperConstructor')
 default_hooks = dict(checkpoint=dict(interval=val_interval))
+# the paper's total batch (2 GPUs x 4); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -26,3 +26,5 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=va
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)]
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005))
 default_hooks = dict(checkpoint=dict(interval=val_interval))
+# the paper's total batch (4 GPUs x 4); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -228,3 +228,18 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     assert out[0].seg_logits.data.shape[0] == num_classes
     if cfg.model.get('cam_head') and model.predict_source == 'cam':
         assert out[0].cams.data.shape[0] == num_classes - 1
+
+
+REAL_CONFIGS = [p for p in CONFIGS if osp.basename(osp.dirname(p)) != 'toy']
+
+
+@pytest.mark.parametrize('path', REAL_CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+def test_real_config_records_the_papers_total_batch(path):
+    """``{gpus}xb{batch}`` in the name, the loader's batch and ``auto_scale_lr.base_batch_size`` agree, and
+    mmengine's learning-rate scaling is off (the configs keep the paper's learning rate: README, "Fewer GPUs than
+    the paper")."""
+    import re
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)-', osp.basename(path)).groups())
+    cfg = Config.fromfile(path)
+    assert cfg.train_dataloader.batch_size == per_gpu
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=gpus * per_gpu)
