@@ -1,13 +1,19 @@
 """Test (evaluate) a checkpoint (same flags as mmseg's tools/test.py).
 
     python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--out DIR] [--show-dir DIR] [--cfg-options k=v ...]
+
+The evaluation protocol (split, CAM or decoder, whole or slide, test-time scales / flip / merge, the CRF and every
+parameter it ran with, metrics) is logged before the test and stored as ``protocol`` in the metrics JSON
+(<work_dir>/<timestamp>/<timestamp>.json) next to the mIoU.
 """
 import argparse
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.apis.cli import add_common_args, load_config
+from mmseg_wsss.apis.protocol import describe_protocol, evaluation_protocol
 from mmseg_wsss.utils import setup_cpu_distributed
 
 
@@ -71,6 +77,11 @@ def main(argv=None):
     cfg = build_cfg(args)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    # the protocol goes to the log now and, as the non-scalar `protocol`, into mmengine's metrics JSON and the
+    # log line with the mIoU at the end of the test
+    proto = evaluation_protocol(runner.model, cfg)
+    print_log(f'evaluation protocol: {describe_protocol(proto)}', logger='current')
+    runner.message_hub.update_info('test/protocol', proto)
     runner.test()
 
 

@@ -61,6 +61,11 @@ def test_test_tool_tta_and_out(cam_ckpt, toy_root, tmp_path):
     m = read_logged_metrics(str(tmp_path / 'w'))
     assert 'mIoU' in m and 'cam/mIoU' in m  # CAMs survive the TTA merge
     assert len(list(out.glob('*.png'))) == 24
+    # the protocol next to the numbers: in the metrics JSON and in the log, before the test and with the mIoU
+    assert m['protocol']['tta']['flip'] and m['protocol']['crf'] is None and m['protocol']['source'] == 'cam'
+    log = open(glob.glob(str(tmp_path / 'w' / '*' / '*.log'))[0]).read()
+    assert 'evaluation protocol: cam prediction; whole image; TTA scales' in log and 'no CRF' in log
+    assert any('mIoU' in line and "'crf': None" in line for line in log.splitlines())
 
 
 def test_make_pseudo_labels_rerun_and_crf(cam_ckpt, toy_root, tmp_path):

@@ -1,0 +1,51 @@
+"""tools/test.py's evaluation protocol: what it records for plain, --tta, --crf and slide tests."""
+import copy
+import os.path as osp
+
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from mmseg_wsss.apis.protocol import describe_protocol, evaluation_protocol
+from mmseg_wsss.utils.crf import crf_from_probs
+from tests.conftest import ROOT, TOY_CAM_CFG, load_tool
+from tests.test_configs.test_configs import _without_downloads
+
+DALNET_TOY = osp.join(ROOT, 'configs/toy/dalnet_toy-clip_1xb8-2k_toy-112x112.py')
+
+
+def _protocol(*argv):
+    tool = load_tool('tools/test.py')
+    cfg = tool.build_cfg(tool.parse_args(list(argv)))
+    model = MODELS.build(_without_downloads(copy.deepcopy(cfg.model)))
+    return evaluation_protocol(model, cfg)
+
+
+def test_plain_test_is_raw_cams_without_tta_or_crf():
+    p = _protocol(TOY_CAM_CFG, 'ck.pth')
+    assert p['source'] == 'cam' and p['inference'] == 'whole' and p['tta'] is None and p['crf'] is None
+    assert p['split'] == 'ImageSets/Segmentation/train.txt' and p['metrics'] == ['IoUMetric', 'CAMMetric']
+    bg_thr = Config.fromfile(TOY_CAM_CFG).model.test_cfg.bg_thr
+    assert p['cam'] == dict(scales=[1.0], flip=False, bg_thr=bg_thr, classes='image labels')
+    assert 'no TTA' in describe_protocol(p) and 'no CRF' in describe_protocol(p)
+
+
+def test_tta_and_crf_record_scales_merge_and_every_crf_parameter():
+    p = _protocol(DALNET_TOY, 'ck.pth', '--tta', '--crf')
+    assert p['source'] == 'decoder'
+    scales = [t['scale_factor'] for t in Config.fromfile(DALNET_TOY).tta_pipeline[1]['transforms'][0]]
+    assert len(scales) == 3 and p['tta']['scales'] == scales and p['tta']['flip'] and p['tta']['merge'] == 'max'
+    # the config's own CRF (its bilateral range for 128 px images) over crf_from_probs' defaults
+    assert p['crf'] == dict(n_iters=10, pos_sxy=1, pos_compat=1, bi_sxy=30, bi_srgb=5, bi_compat=4)
+    assert set(p['crf']) >= {k for k in crf_from_probs.__code__.co_varnames[2:crf_from_probs.__code__.co_argcount]}
+    line = describe_protocol(p)
+    assert f'TTA scales {scales} x flip, merged by max' in line and 'dense CRF (n_iters=10' in line
+    # --crf alone: one view, the CRF with the same parameters; --tta alone: no CRF
+    one = _protocol(DALNET_TOY, 'ck.pth', '--crf')
+    assert one['crf'] == p['crf'] and not one['tta']['flip'] and one['tta']['scales'] == [1.0]
+    assert _protocol(DALNET_TOY, 'ck.pth', '--tta')['crf'] is None
+
+
+def test_slide_inference_is_recorded():
+    p = _protocol(TOY_CAM_CFG, 'ck.pth', '--cfg-options', 'model.test_cfg.mode=slide',
+                  'model.test_cfg.crop_size=[32,32]', 'model.test_cfg.stride=[16,16]')
+    assert p['inference'] == 'slide (crop (32, 32), stride (16, 16))'
