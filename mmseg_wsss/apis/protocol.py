@@ -46,15 +46,15 @@ def evaluation_protocol(model, cfg) -> dict:
     tta = hasattr(model, 'merge_preds') and hasattr(model, 'module')
     seg = model.module if tta else model
     seg = seg.module if is_model_wrapper(seg) else seg
-    tc = seg.test_cfg
+    tc = dict(getattr(seg, 'test_cfg', None) or {})
     mode = tc.get('mode', 'whole')
     proto = dict(split=cfg.test_dataloader.dataset.get('ann_file'),
                  source=getattr(seg, 'predict_source', 'decoder'),
                  inference=(f"slide (crop {tuple(tc['crop_size'])}, stride {tuple(tc['stride'])})"
                             if mode == 'slide' else 'whole'))
     if getattr(seg, 'cam_head', None) is not None:
-        proto['cam'] = dict(scales=list(tc.cam_scales), flip=bool(tc.cam_flip), bg_thr=tc.bg_thr,
-                            classes='image labels' if tc.use_img_labels else f'classifier > {tc.cls_thr}')
+        proto['cam'] = dict(scales=list(tc['cam_scales']), flip=bool(tc['cam_flip']), bg_thr=tc['bg_thr'],
+                            classes='image labels' if tc['use_img_labels'] else f"classifier > {tc['cls_thr']}")
     if tta:
         views = _tta_views(cfg.test_dataloader.dataset.get('pipeline'))
         proto['tta'] = dict(views, merge=getattr(model, 'view_merge', 'mean'), cams_merge='mean')

@@ -49,3 +49,10 @@ def test_slide_inference_is_recorded():
     p = _protocol(TOY_CAM_CFG, 'ck.pth', '--cfg-options', 'model.test_cfg.mode=slide',
                   'model.test_cfg.crop_size=[32,32]', 'model.test_cfg.stride=[16,16]')
     assert p['inference'] == 'slide (crop (32, 32), stride (16, 16))'
+
+
+def test_a_plain_mmseg_segmentor_is_described_too():
+    """The retraining configs' DeepLabV3+ (mmseg's EncoderDecoder, no CAM head)."""
+    p = _protocol(osp.join(ROOT, 'configs/toy/deeplabv3plus_r18-tiny-d8_1xb8-1k_toy-pseudo-112x112.py'), 'ck.pth',
+                  '--tta')
+    assert p['source'] == 'decoder' and 'cam' not in p and p['tta']['merge'] == 'mean' and p['crf'] is None
