@@ -86,3 +86,76 @@ def test_coco2014(tmp_path):
     m1 = np.array(Image.open(out / 'masks/train2014/COCO_train2014_000000000001.png'))
     assert m1[7, 7] == 80 and m1[15, 15] == 1 and m1[0, 25] == 255
     assert osp.islink(out / 'images' / 'train2014')
+
+
+def _user_folder(toy_root, tmp_path, n=24, png_every=0):
+    """A user's folder made from the toy set's images: nested names, CSV labels by class name, masks remapped to
+    the converter's class order (sorted names)."""
+    toy = read_label_file(osp.join(toy_root, 'cls_labels.json'))
+    names = toy['classes']
+    order = ['background'] + sorted(names[1:])
+    remap = np.array([order.index(c) for c in names] + [0] * (256 - len(names)), np.uint8)
+    remap[255] = 255
+    imgs, masks = tmp_path / 'photos', tmp_path / 'masks'
+    ids = sorted(toy['labels'])[:n]
+    rows = ['image,labels']
+    for i, iid in enumerate(ids):
+        sub = 'a' if i % 2 else 'b'
+        ext = '.png' if png_every and i % png_every == 0 else '.jpg'
+        (imgs / sub).mkdir(parents=True, exist_ok=True)
+        (masks / sub).mkdir(parents=True, exist_ok=True)
+        Image.open(osp.join(toy_root, 'JPEGImages', iid + '.jpg')).save(imgs / sub / f'{iid}{ext}')
+        m = np.array(Image.open(osp.join(toy_root, 'SegmentationClass', iid + '.png')))
+        Image.fromarray(remap[m]).save(masks / sub / f'{iid}.png')
+        rows.append(f'{sub}/{iid}{ext},' + ';'.join(names[c] for c in toy['labels'][iid]))
+    (tmp_path / 'labels.csv').write_text('\n'.join(rows) + '\n')
+    return imgs, masks, tmp_path / 'labels.csv', order, ids, toy
+
+
+def test_image_folder_converter(toy_root, tmp_path):
+    imgs, masks, csv_path, order, ids, toy = _user_folder(toy_root, tmp_path, n=10, png_every=3)
+    out = tmp_path / 'custom'
+    res = run_tool('tools/dataset_converters/image_folder.py', str(imgs), str(csv_path), '--out', str(out),
+                   '--masks', str(masks), '--val-fraction', '0.2')
+    assert str(order) in res.stdout and 're-encoded as PNG' in res.stdout  # .jpg and .png mixed
+    meta = json.load(open(out / 'meta.json'))
+    assert meta['classes'] == order and meta['img_suffix'] == '.png' and meta['splits'] == dict(
+        train=8, val=2, train_eval=8)
+    labels = read_label_file(str(out / 'cls_labels.json'))
+    assert labels['classes'] == order and len(labels['labels']) == 10
+    for i, iid in enumerate(ids):  # ids flatten the sub-folder; labels are the same classes in the new order
+        new = f"{'a' if i % 2 else 'b'}__{iid}"
+        assert labels['labels'][new] == sorted(order.index(toy['classes'][c]) for c in toy['labels'][iid])
+        assert (out / 'JPEGImages' / f'{new}.png').is_file() and (out / 'SegmentationClass' / f'{new}.png').is_file()
+    val = (out / 'ImageSets/Segmentation/val.txt').read_text().split()
+    train = (out / 'ImageSets/Segmentation/train.txt').read_text().split()
+    assert len(val) == 2 and not set(val) & set(train)  # held out of training
+    # JSON labels with their own class order, and one line for each problem
+    js = tmp_path / 'labels.json'
+    js.write_text(json.dumps(dict(classes=order[:0:-1], labels={f'b/{ids[0]}': [], f'a/{ids[1]}': [order[1]]})))
+    sub = tmp_path / 'two'
+    (sub / 'a').mkdir(parents=True)
+    (sub / 'b').mkdir()
+    for i in (0, 1):
+        s = 'a' if i % 2 else 'b'
+        Image.open(imgs / s / f'{ids[i]}.png' if i == 0 else imgs / s / f'{ids[i]}.jpg').save(sub / s / f'{ids[i]}.jpg')
+    run_tool('tools/dataset_converters/image_folder.py', str(sub), str(js), '--out', str(tmp_path / 'j'))
+    assert json.load(open(tmp_path / 'j' / 'meta.json'))['classes'] == ['background'] + order[:0:-1]
+    assert json.load(open(tmp_path / 'j' / 'meta.json'))['img_suffix'] == '.jpg'
+    for bad_csv, message in [(f'b/{ids[0]}.jpg,dragon\n', "classes ['dragon'] that are not in the class list"),
+                             ('nothere.jpg,boat\n', "'nothere.jpg' is not an image"),
+                             (f'b/{ids[0]}.jpg,boat\n', 'have no entry in')]:
+        (tmp_path / 'bad.csv').write_text(bad_csv)
+        r = run_tool('tools/dataset_converters/image_folder.py', str(sub), str(tmp_path / 'bad.csv'), '--out',
+                     str(tmp_path / 'bad'), '--classes', 'boat,cow', check=False)
+        assert r.returncode != 0 and message in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_image_folder_converter_checks_mask_values(toy_root, tmp_path):
+    imgs, masks, csv_path, order, ids, _ = _user_folder(toy_root, tmp_path, n=2)
+    bad = np.array(Image.open(masks / 'b' / f'{ids[0]}.png'))
+    bad[0, 0] = len(order)  # one past the last class index
+    Image.fromarray(bad).save(masks / 'b' / f'{ids[0]}.png')
+    r = run_tool('tools/dataset_converters/image_folder.py', str(imgs), str(csv_path), '--out', str(tmp_path / 'o'),
+                 '--masks', str(masks), check=False)
+    assert r.returncode != 0 and f'values [{len(order)}] are not class indices' in r.stderr
