@@ -55,8 +55,9 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
                    '--init-iters', '2', '--no-retrain', '--num-train', '8', '--num-val', '4',
                    '--workers', '0', '--refine-seeds', stem, '--out', str(out), timeout=900)
     results = json.load(open(out / 'results.json'))['seed 3']
-    assert list(results) == ['all background', 'CAM, shared start (2 it)', 'CAM (+2 it)', f'{stem} (+2 it)',
-                             f'WeakCLIP on {stem} seeds (2 it)']
+    assert list(results) == ['all background', 'centre prior', 'CAM, shared start (2 it)', 'CAM (+2 it)',
+                             f'{stem} (+2 it)', f'WeakCLIP on {stem} seeds (2 it)']
+    assert 0 < results['centre prior']['cam_miou'] <= 100 and 0 < results['centre prior']['bg_thr'] < 1
     refined = results[f'WeakCLIP on {stem} seeds (2 it)']  # its pseudo masks on train, decoder on val
     assert set(refined) >= {'pseudo_miou', 'decoder_miou'} and not {'cam_miou', 'retrain_miou'} & set(refined)
     assert 0 <= refined['pseudo_miou'] <= 100
@@ -85,7 +86,7 @@ def test_retraining_is_wired_to_each_rows_crf_labels(monkeypatch):
 
     def fake_run(*cmd, capture=False, log=None):
         commands.append(cmd)
-        return '{"mIoU": 12.5}\n' if capture else ''
+        return '{"mIoU": 12.5, "best_bg_thr": 0.5}\n' if capture else ''
 
     monkeypatch.setattr(tool, 'run', fake_run)
     monkeypatch.setattr(tool, 'read_logged_metrics', lambda work: {
@@ -149,7 +150,7 @@ def test_variant_rows_carry_their_options_to_every_command(monkeypatch, tmp_path
 
     def fake_run(*cmd, capture=False, log=None):
         commands.append(cmd)
-        return '{"mIoU": 12.5}\n' if capture else ''
+        return '{"mIoU": 12.5, "best_bg_thr": 0.5}\n' if capture else ''
 
     monkeypatch.setattr(tool, 'run', fake_run)
     monkeypatch.setattr(tool, 'read_logged_metrics', lambda work: {
@@ -162,6 +163,7 @@ def test_variant_rows_carry_their_options_to_every_command(monkeypatch, tmp_path
     rows = tool.order_rows([dict(name='CAM', config=tool.CAM_CFG, init='cam'), row])
     results = tool.one_seed(0, rows, args)
     assert 'beta 0.3 (8 it)' in results and results['beta 0.3 (8 it)']['cam_miou'] == 40.0
+    assert results['centre prior'] == dict(cam_miou=12.5, bg_thr=0.5)
     ours = [c for c in commands if dalnet in c]
     assert {c[0] for c in ours} == {'tools/train.py', 'tools/test.py', 'tools/make_pseudo_labels.py',
                                     'tools/analysis_tools/eval_pseudo_labels.py'}

@@ -14,6 +14,13 @@ from mmseg_wsss.apis import read_logged_metrics
 from tests.conftest import TOY_CAM_CFG, TOY_SEG_CFG, run_tool, toy_options
 
 
+# margins of the multi-stage learning test, in mIoU points. Measured on its set (2026-12-06): all background
+# 14.53 train / 14.87 val, centre prior 22.05, CAM 30.11 (+8.06 over the prior), its pseudo labels 30.11, the
+# retrained network 23.66 on val (+8.79 over all background); the margins leave room for the spread between
+# machines (CPU training is not bit-reproducible across them)
+CAM_MARGIN, PSEUDO_MARGIN, RETRAIN_MARGIN = 4, 4, 5
+
+
 @pytest.fixture(scope='module')
 def cam_ckpt(toy_root, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('cam'))
@@ -213,9 +220,12 @@ def test_benchmark_prints_numbers():
     assert float(out.split('train step')[1].split('s/iter')[0]) > 0
 
 
-def test_multi_stage_pipeline_learns_above_all_background(tmp_path):
+def test_multi_stage_pipeline_learns_above_honest_baselines(tmp_path):
     """CAM -> pseudo labels -> retraining on a toy set large enough to learn from (96 train images at the
-    configs' 128 px), each stage above the all-background baseline of its split (about 1.5 minutes)."""
+    configs' 128 px), each stage by a margin above the honest baseline of its split: the centre prior (a centred
+    Gaussian as the CAM of each labelled class at its best threshold) for the CAMs and their pseudo labels, which
+    random blocky CAMs or an image-independent blob restricted to the labels would not pass, and all-background
+    for the retrained network on val (about 1.5 minutes)."""
     root = str(tmp_path / 'toy')
     run_tool('tools/dataset_converters/make_toy_voc.py', '--out', root, '--num-train', '96', '--num-val', '24',
              '--size', '128', '--seed', '2')
@@ -232,13 +242,20 @@ def test_multi_stage_pipeline_learns_above_all_background(tmp_path):
              str(tmp_path / 'cam_test'), *toy_options(root))
     cam = read_logged_metrics(str(tmp_path / 'cam_test'))
     train_bg, val_bg = baseline('train_eval'), baseline('val')
-    assert cam['cam/mIoU'] > train_bg + 5
+    res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, '--centre-prior', '--cfg-options',
+                   f'data_root={root}')
+    centre = json.loads(res.stdout.strip().splitlines()[-1])['mIoU']
+    print(f'all background {train_bg} / {val_bg}, centre prior {centre}, CAM {cam["cam/mIoU"]}')
+    assert centre > train_bg + 3  # the prior is a real baseline here, not all-background in disguise
+    assert cam['cam/mIoU'] > centre + CAM_MARGIN
     pl = tmp_path / 'pl'
     run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, str(tmp_path / 'cam' / f'iter_{n}.pth'), '--out-dir',
              str(pl), '--cfg-options', f'data_root={root}', f'model.test_cfg.bg_thr={cam["cam/best_bg_thr"]}')
     res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, str(pl),
                    '--cfg-options', f'data_root={root}')
-    assert json.loads(res.stdout.strip().splitlines()[-1])['mIoU'] > train_bg + 5
+    pl_miou = json.loads(res.stdout.strip().splitlines()[-1])['mIoU']
+    print(f'pseudo labels {pl_miou}')
+    assert pl_miou > centre + PSEUDO_MARGIN
     # the retrain config's step (lr 0.05) is for its 1,000 iterations; in 300 it stays near all-background
     # (val 16.30 on this set), with twice the step it learns (21.70 / 22.42 / 25.24 over seeds 0 / 1 / 2)
     run_tool('tools/train.py', TOY_SEG_CFG, '--work-dir', str(tmp_path / 'seg'),
@@ -246,7 +263,9 @@ def test_multi_stage_pipeline_learns_above_all_background(tmp_path):
                                             'optim_wrapper.optimizer.lr=0.1']))
     run_tool('tools/test.py', TOY_SEG_CFG, str(tmp_path / 'seg' / f'iter_{n}.pth'), '--work-dir',
              str(tmp_path / 'seg_test'), *toy_options(root))
-    assert read_logged_metrics(str(tmp_path / 'seg_test'))['mIoU'] > val_bg + 3
+    seg = read_logged_metrics(str(tmp_path / 'seg_test'))['mIoU']
+    print(f'retrained {seg}')
+    assert seg > val_bg + RETRAIN_MARGIN
 
 
 def test_benchmark_counts_encoder_runs():

@@ -21,7 +21,8 @@ dict(name=..., init=...)``. For each seed:
    ``pseudo_label/<source>/mIoU`` on 64 train images, for the sources 'cam' and 'carm') is read from the log;
 6. unless --no-retrain, a DeepLabV3+ is retrained on the CRF pseudo labels of each row without a decoder (the
    toy retraining config) and tested on val;
-7. the all-background rows (train and val) are always present;
+7. the all-background rows (train and val) and the centre prior (a centred Gaussian as the CAM of each labelled
+   class at its best threshold: what knowing the labels and the middle of the image gives) are always present;
 8. rows that refine another row's seeds (``toy_compare = dict(name=..., seeds='CAM')``: WeakCLIP) run after that
    row and train --iters on its CRF pseudo labels (``pseudo_label_dir``) from their own initialisation; their
    decoder is tested on val, and their pseudo masks on train (decoder predictions, classes outside the image
@@ -168,6 +169,14 @@ def pseudo_miou(cfg: str, data: str, *args: str, options=()) -> float:
     return round(float(json.loads(out.strip().splitlines()[-1])['mIoU']), 2)
 
 
+def centre_prior(data: str) -> dict:
+    """The honest baseline of the CAM column: a centred Gaussian as the CAM of each labelled class, scored like
+    CAMs (eval_pseudo_labels.py --centre-prior, train split)."""
+    out = json.loads(run('tools/analysis_tools/eval_pseudo_labels.py', CAM_CFG, '--centre-prior', '--cfg-options',
+                         f'data_root={data}', capture=True).strip().splitlines()[-1])
+    return dict(cam_miou=round(float(out['mIoU']), 2), bg_thr=float(out['best_bg_thr']))
+
+
 def has_decoder(cfg: str) -> bool:
     from mmengine.config import Config
     return Config.fromfile(osp.join(ROOT, cfg)).model.get('decode_head') is not None
@@ -254,7 +263,8 @@ def one_seed(seed: int, rows: list, args) -> dict:
         bg_train = pseudo_miou(CAM_CFG, data, '--all-background', '--split', 'train_eval')
         results = {'all background': dict(cam_miou=bg_train, pseudo_miou=bg_train,
                                           retrain_miou=pseudo_miou(CAM_CFG, data, '--all-background', '--split',
-                                                                   'val'))}
+                                                                   'val')),
+                   'centre prior': centre_prior(data)}
         t = time.time()
         init = train(CAM_CFG, f'{out}/init', args.init_iters, data, log)
         results[f'CAM, shared start ({args.init_iters} it)'] = measure(CAM_CFG, init, f'{out}/init', data, args,
