@@ -77,11 +77,9 @@ def test_end_to_end_on_a_tiny_toy_set(tmp_path):
     assert json.load(open(out / 'seed3' / 'toy_voc' / 'meta.json'))['seed'] == 3
 
 
-def test_retraining_is_wired_to_each_rows_crf_labels(monkeypatch):
-    """With retraining on, a row without a decoder and a refiner row each retrain the toy DeepLabV3+ on their own
-    CRF pseudo-label folder and test it on val; a row with a decoder does not retrain. The tool's commands are
-    recorded, not run."""
-    tool = load_tool('tools/analysis_tools/compare_methods.py')
+def _record_commands(tool, monkeypatch) -> list:
+    """The tool's commands are recorded, not run: tools answer mIoU 12.5 (best threshold 0.5), logged metrics
+    mIoU 33.0 / CAM mIoU 40.0 at 0.3, context 0.1 and recall 0.5, no online labels."""
     commands = []
 
     def fake_run(*cmd, capture=False, log=None):
@@ -94,6 +92,15 @@ def test_retraining_is_wired_to_each_rows_crf_labels(monkeypatch):
     monkeypatch.setattr(tool, 'context_and_object', lambda labels, data: dict(context_as_foreground=0.1,
                                                                              object_recall=0.5))
     monkeypatch.setattr(tool, 'online_label_quality', lambda work: {})
+    return commands
+
+
+def test_retraining_is_wired_to_each_rows_crf_labels(monkeypatch):
+    """With retraining on, a row without a decoder and a refiner row each retrain the toy DeepLabV3+ on their own
+    CRF pseudo-label folder and test it on val; a row with a decoder does not retrain. The tool's commands are
+    recorded, not run."""
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    commands = _record_commands(tool, monkeypatch)
     args = tool.argparse.Namespace(retrain=True, retrain_iters=7, workers=0)
     monkeypatch.setattr(tool, 'has_decoder', lambda cfg: False)
     res = tool.measure('cam.py', 'ck.pth', 'W', 'D', args, None)
@@ -146,18 +153,7 @@ def test_variant_rows_carry_their_options_to_every_command(monkeypatch, tmp_path
     for bad in (['only-a-name'], ['n', dalnet, 'not-an-option']):
         with pytest.raises(ValueError, match='--variant takes NAME CONFIG'):
             tool.variant_spec(bad)
-    commands = []
-
-    def fake_run(*cmd, capture=False, log=None):
-        commands.append(cmd)
-        return '{"mIoU": 12.5, "best_bg_thr": 0.5}\n' if capture else ''
-
-    monkeypatch.setattr(tool, 'run', fake_run)
-    monkeypatch.setattr(tool, 'read_logged_metrics', lambda work: {
-        'mIoU': 33.0, 'cam/mIoU': 40.0, 'cam/best_bg_thr': 0.3})
-    monkeypatch.setattr(tool, 'context_and_object', lambda labels, data: dict(context_as_foreground=0.1,
-                                                                             object_recall=0.5))
-    monkeypatch.setattr(tool, 'online_label_quality', lambda work: {})
+    commands = _record_commands(tool, monkeypatch)
     args = tool.argparse.Namespace(retrain=False, retrain_iters=7, workers=0, iters=5, init_iters=3,
                                    num_train=8, num_val=4, out=str(tmp_path / 'cmp'))
     rows = tool.order_rows([dict(name='CAM', config=tool.CAM_CFG, init='cam'), row])
