@@ -196,10 +196,22 @@ def test_code_variant_equals_official_formulas(thr):
                                                 bg_prompts=['river', 'lake', 'railroad'])))
     term = build_term(alpha=10.0, beta=24.0, gamma=1.0, delta=0.2, variant='code', cbs_thr=thr)
     ctx = FakeContext(encoders, [[1, 1, 0], [0, 1, 1], [1, 0, 0]])
-    sims = term.similarities(ctx, ctx.images, ctx.cams)
-    assert sims['owner_mask'].all()  # a shared list belongs to every class
+    assert term.similarities(ctx, ctx.images, ctx.cams)['owner_mask'].all()  # a shared list belongs to every class
     out = term(ctx)
-    ref = official_code_transcription(sims['s_oo'], sims['s_bo'], sims['s_ob'], thr, cams=ctx.cams)
+    # the similarities the official code's formulas read, computed here from CLIP on each masked image (one
+    # forward per image, mean fill), not taken from the implementation
+    m, X = ctx.image_mean, ctx.images
+    P = F.interpolate(ctx.cams, size=X.shape[-2:], mode='bilinear', align_corners=False)
+    text = encoders['clip_text']()
+    s_oo, s_bo, s_ob = [], [], []
+    with torch.no_grad():
+        for i, k in ctx.img_labels.nonzero().tolist():
+            v_io = encoders['clip_image'].encode(m + (X[i:i + 1] - m) * P[i:i + 1, k:k + 1])[0]
+            v_ib = encoders['clip_image'].encode(m + (X[i:i + 1] - m) * (1 - P[i:i + 1, k:k + 1]))[0]
+            s_oo.append(F.cosine_similarity(v_io, text['class_embeddings'][k], dim=0))
+            s_bo.append(F.cosine_similarity(v_ib, text['class_embeddings'][k], dim=0))
+            s_ob.append([F.cosine_similarity(v_io, bg, dim=0) for bg in text['bg_embeddings']])
+    ref = official_code_transcription(s_oo, s_bo, s_ob, thr, cams=ctx.cams.detach())
     for key in ref:
         assert torch.allclose(out[key], torch.as_tensor(ref[key], dtype=out[key].dtype), atol=1e-5), key
 

@@ -246,6 +246,43 @@ def test_attention_is_softmax_qk_v():
     assert not torch.allclose(att(q, kv), ref, atol=1e-4)
 
 
+def _torch_mha(att) -> torch.nn.MultiheadAttention:
+    """torch's own multi-head attention holding the weights of our ``_Attention`` (bias-free q / k / v, an output
+    projection with bias): an implementation of the attention independent of ours."""
+    dim = att.q_proj.weight.shape[0]
+    mha = torch.nn.MultiheadAttention(dim, att.num_heads, bias=True, batch_first=True).eval()
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]))
+        mha.in_proj_bias.zero_()
+        mha.out_proj.weight.copy_(att.proj.weight)
+        mha.out_proj.bias.copy_(att.proj.bias)
+    return mha
+
+
+def _reference_layer(layer, x, mem):
+    """DenseCLIP's pre-norm decoder layer written out: x + SA(LN1 x); + CA(LN2 x, mem); + MLP(LN3 x) with GELU,
+    the attentions by torch.nn.MultiheadAttention and the norms and MLP by torch.nn.functional."""
+    def ln(norm, t):
+        return F.layer_norm(t, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+    sa, ca = _torch_mha(layer.self_attn), _torch_mha(layer.cross_attn)
+    y = ln(layer.norm1, x)
+    x = x + sa(y, y, y, need_weights=False)[0]
+    x = x + ca(ln(layer.norm2, x), mem, mem, need_weights=False)[0]
+    fc1, fc2 = layer.mlp[0], layer.mlp[3]
+    return x + F.linear(F.gelu(F.linear(ln(layer.norm3, x), fc1.weight, fc1.bias)), fc2.weight, fc2.bias)
+
+
+def test_co_attention_layer_against_torch_multihead_attention():
+    from mmseg_wsss.models.necks.weakclip import CoAttentionLayer
+    torch.manual_seed(0)
+    layer = CoAttentionLayer(dim=16, num_heads=4, dropout=0.0).eval()
+    x, mem = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    assert torch.allclose(layer(x, mem), _reference_layer(layer, x, mem), atol=1e-5)
+    att = layer.cross_attn  # the attention alone, too
+    assert torch.allclose(att(x, mem), _torch_mha(att)(x, mem, mem, need_weights=False)[0], atol=1e-5)
+
+
 def test_cross_attention_stack_chained_and_unchained():
     torch.manual_seed(0)
     stack = CrossAttentionStack(embed_dim=16, width=8, num_layers=3, num_heads=2, dropout=0.0, chained=True).eval()
@@ -253,12 +290,12 @@ def test_cross_attention_stack_chained_and_unchained():
     chained = stack(q, mem)
     x = stack.query_proj(q)
     m = stack.memory_proj(mem)
-    for layer in stack.layers:
-        x = layer(x, m)
-    assert torch.allclose(chained, stack.out_proj(x), atol=1e-6)
+    for layer in stack.layers:  # each layer by the independent reference
+        x = _reference_layer(layer, x, m)
+    assert torch.allclose(chained, stack.out_proj(x), atol=1e-5)
     stack.chained = False  # the official code: only the last layer counts, fed the projected input
-    last_only = stack.out_proj(stack.layers[-1](stack.query_proj(q), m))
-    assert torch.allclose(stack(q, mem), last_only, atol=1e-6)
+    last_only = stack.out_proj(_reference_layer(stack.layers[-1], stack.query_proj(q), m))
+    assert torch.allclose(stack(q, mem), last_only, atol=1e-5)
     assert not torch.allclose(chained, last_only)
 
 
