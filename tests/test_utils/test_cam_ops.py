@@ -70,3 +70,30 @@ def test_restore_to_image_undoes_padding_and_flip():
     meta = dict(padding_size=[0, 2, 0, 1], flip=True, flip_direction='horizontal', ori_shape=(3, 4))
     out = restore_to_image(maps, meta)
     assert torch.allclose(out, maps[:, :3, :4].flip(-1))
+
+
+def test_slide_cams_values():
+    """Value checks of the crop grid and the overlap average: a per-pixel CAM function gives the whole-image
+    result exactly (every pixel covered, overlaps averaged, the last crop flush with the border), and a function
+    returning ones counts each pixel once (no crop double-counted in the average)."""
+    from mmseg_wsss.utils.cam_ops import slide_cams
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 28, 30)
+    w = torch.randn(4, 3)
+
+    def local(crop):  # a 1x1 "network": the CAM of a pixel depends on that pixel only
+        return torch.einsum('kc,bchw->bkhw', w, crop).relu()
+
+    assert torch.allclose(slide_cams(local, x, (16, 16), (12, 12)), local(x), atol=1e-6)
+    assert torch.allclose(slide_cams(local, x, (40, 40), (12, 12)), local(x), atol=1e-6)  # one crop, clipped
+    offsets = []
+
+    def position(crop):  # a crop-dependent function: its value is how many crops the grid has seen so far
+        offsets.append(crop.shape[-2:])
+        return torch.full((2, 1, *crop.shape[-2:]), float(len(offsets)))
+
+    out = slide_cams(position, x, (16, 16), (12, 12))
+    assert len(offsets) == 2 * 3 and all(tuple(o) == (16, 16) for o in offsets)  # rows 0, 12; cols 0, 12, 14
+    assert out[0, 0, 0, 0] == 1 and out[0, 0, 27, 29] == 6  # corners see one crop each
+    assert out[0, 0, 0, 13] == 1.5  # columns 12-13 of the first band: crops 1 and 2; 14-15: crops 1, 2 and 3
+    assert out[0, 0, 0, 15] == 2.0 and out[0, 0, 13, 15] == (1 + 2 + 3 + 4 + 5 + 6) / 6

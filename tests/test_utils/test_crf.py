@@ -24,3 +24,16 @@ def test_crf_from_labels_keeps_label_range():
     labels[2:8, 2:8] = 2
     out = crf_from_labels(img, labels, 3)
     assert out.shape == (10, 10) and set(np.unique(out)) <= {0, 1, 2}
+
+
+def test_crf_from_labels_snaps_a_shifted_label_to_the_image_edges():
+    """A value check (a CRF that returned its input would fail): a square label shifted 2 px off the bright square
+    it belongs to moves onto it (with DeepLab's default kernels)."""
+    img = np.zeros((24, 24, 3), np.uint8)
+    img[4:16, 4:16] = 220
+    truth = np.zeros((24, 24), int)
+    truth[4:16, 4:16] = 1
+    labels = np.zeros((24, 24), int)
+    labels[6:18, 6:18] = 1
+    out = crf_from_labels(img, labels, 2)
+    assert (labels == truth).mean() < 0.85 and (out == truth).mean() > 0.98
