@@ -363,6 +363,22 @@ def test_text_guided_neck_gives_levels_and_score_map():
     assert more['score_map'].shape == (2, K, 4, 4)
     with pytest.raises(ValueError, match='OpenCLIPImageEncoder'):
         neck([feats, dict(class_embeddings=torch.randn(K, D))], {})
+    # Eq. 10's concatenation, by value: what the FPN receives is each pyramid level, then the K score channels
+    # resized to it (bilinear, align_corners=True: the corners are the score map's own corner values)
+    seen = []
+    neck.fpn.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    neck.eval()
+    with torch.no_grad():
+        _, more = neck([feats, dict(class_embeddings=torch.randn(K, D))], extras)
+        pyramid = neck.adapter(list(feats))
+    score = more['score_map']
+    for level, p in zip(seen[0], pyramid):
+        assert level.shape[1] == C + K and torch.equal(level[:, :C], p)
+        up = level[:, C:]
+        assert up.shape[-2:] == p.shape[-2:]
+        for (y, x), (sy, sx) in (((0, 0), (0, 0)), ((-1, -1), (-1, -1)), ((0, -1), (0, -1))):
+            assert torch.allclose(up[:, :, y, x], score[:, :, sy, sx], atol=1e-6)
+    assert torch.allclose(seen[0][2][:, C:], score, atol=1e-6)  # the level at the score map's own size
 
 
 def test_text_encoder_weakclip_options():
