@@ -23,6 +23,15 @@ TOY_TO_VOC = {1: 4, 2: 19, 3: 10, 4: 3, 5: 5}
 TOY_TO_COCO = {1: 9, 2: 7, 3: 20, 4: 15, 5: 40}
 
 
+def free_port() -> str:
+    """A TCP port free on this machine now (the OS picks it), for a test's torchrun rendezvous: fixed ports
+    collide with other runs on a shared machine."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
 def load_tool(rel_path: str):
     """Import a script under tools/ as a module."""
     path = osp.join(ROOT, rel_path)

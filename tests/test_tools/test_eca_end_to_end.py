@@ -5,7 +5,7 @@ import os.path as osp
 
 import torch
 
-from tests.conftest import ROOT, run_tool, toy_options
+from tests.conftest import free_port, ROOT, run_tool, toy_options
 
 ECA = 'configs/toy/eca_mit-tiny_toy-dino_1xb8-2k_toy-112x112.py'
 AFA = 'configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'
@@ -57,7 +57,7 @@ custom_hooks = [dict(type='_DumpMemoryHook', module='pseudo_label_sources.carm.m
     opts = [o for o in ECA_NOW if not o.startswith('custom_hooks')]
     run_tool('tools/dist_train.sh', str(cfg), '2', '--work-dir', str(work), *toy_options(toy_root, iters=2,
                                                                                          extra=opts),
-             env=dict(ENV, PORT='29543'))
+             env=dict(ENV, PORT=free_port()))
     a, b = (torch.load(work / f'memory_rank{r}.pt') for r in (0, 1))
     assert torch.equal(a, b)
     state = torch.load(work / 'iter_2.pth', map_location='cpu', weights_only=False)['state_dict']

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mmseg_wsss.apis import read_logged_metrics
-from tests.conftest import TOY_CAM_CFG, TOY_SEG_CFG, run_tool, toy_options
+from tests.conftest import free_port, TOY_CAM_CFG, TOY_SEG_CFG, run_tool, toy_options
 
 
 # margins of the multi-stage learning test, in mIoU points. Measured on its set (2026-12-06): all background
@@ -160,7 +160,7 @@ def test_resume_matches_uninterrupted_run(toy_root, tmp_path):
 
 def test_dist_train_two_processes_on_cpu(toy_root, tmp_path):
     run_tool('tools/dist_train.sh', TOY_CAM_CFG, '2', '--work-dir', str(tmp_path),
-                   *toy_options(toy_root, iters=3), env=dict(PORT='29533', OMP_NUM_THREADS='1'))
+                   *toy_options(toy_root, iters=3), env=dict(PORT=free_port(), OMP_NUM_THREADS='1'))
     assert osp.isfile(tmp_path / 'iter_3.pth')
     log = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
     assert 'Distributed training: True' in log and "dist_cfg: {'backend': 'gloo'}" in log

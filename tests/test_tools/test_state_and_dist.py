@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.conftest import ROOT, TOY_CAM_CFG, run_tool, toy_options
+from tests.conftest import free_port, ROOT, TOY_CAM_CFG, run_tool, toy_options
 
 ENV = dict(PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
 
@@ -29,7 +29,7 @@ def bank(path):
 def test_memory_identical_on_both_ranks(toy_root, tmp_path, sync):
     work = tmp_path / 'dist'
     run_tool('tools/dist_train.sh', memory_config(tmp_path, sync), '2', '--work-dir', str(work),
-             *toy_options(toy_root, iters=3), env=dict(ENV, PORT='29541' if sync else '29542'))
+             *toy_options(toy_root, iters=3), env=dict(ENV, PORT=free_port()))
     a, b = (torch.load(work / f'memory_rank{r}.pt') for r in (0, 1))
     if sync:
         assert torch.equal(a, b)
