@@ -1,7 +1,9 @@
 """The command-line tools, run as a user runs them, on the toy dataset."""
 import glob
 import json
+import math
 import os.path as osp
+import re
 import shutil
 import time
 
@@ -175,11 +177,16 @@ def test_bad_inputs_fail_clearly(cam_ckpt, toy_root, tmp_path):
     # model class count differs from the dataset's
     res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path / 'b'), *toy_options(toy_root, extra=['model.cam_head.num_classes=3']), check=False)
     assert res.returncode != 0 and 'The model predicts 4 classes' in res.stderr
-    # --amp on a machine without CUDA
+    # --amp: refused in one line without CUDA; with CUDA, two AMP iterations with finite losses
+    res = run_tool('tools/train.py', TOY_CAM_CFG, '--amp', '--work-dir', str(tmp_path / 'amp'),
+                   *toy_options(toy_root, iters=2), check=False)
     if not torch.cuda.is_available():
-        res = run_tool('tools/train.py', TOY_CAM_CFG, '--amp', '--work-dir', str(tmp_path / 'amp'),
-                       *toy_options(toy_root), check=False)
         assert res.returncode != 0 and '--amp needs a CUDA GPU' in res.stderr
+    else:
+        assert res.returncode == 0, res.stderr[-3000:]
+        log = open(glob.glob(str(tmp_path / 'amp' / '*' / '*.log'))[0]).read()
+        losses = [float(v) for v in re.findall(r'\bloss: ([-+0-9.e]+|nan|inf)', log)]
+        assert 'AmpOptimWrapper' in log and losses and all(math.isfinite(v) for v in losses)
     # missing checkpoint
     res = run_tool('tools/test.py', TOY_CAM_CFG, str(tmp_path / 'nope.pth'), '--work-dir', str(tmp_path / 'c'),
                    *toy_options(toy_root), check=False)
