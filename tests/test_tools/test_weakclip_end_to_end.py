@@ -65,3 +65,42 @@ def test_weakclip_on_cam_seeds(toy_root, tmp_path):
     res = run_tool('tools/train.py', WEAKCLIP_CFG, '--work-dir', str(tmp_path / 'bad'),
                    *toy_options(toy_root, iters=2, extra=RANDOM_CLIP + [seed_opt]), check=False)
     assert res.returncode != 0 and f'first missing: {seeds / pngs[3].name}' in res.stdout + res.stderr
+
+
+def test_resume_equals_an_uninterrupted_run(toy_root, tmp_path):
+    """WeakCLIP's learnable prompts inside a frozen text tower: a run stopped at iteration 2 and resumed equals the
+    uninterrupted run at 4 for the prompt context vectors, the neck, the decoder and AdamW's state; the frozen
+    towers are out of the checkpoints and refilled from their weights file on load. Dropout is off (mmengine
+    reseeds on resume, so dropout masks would differ; everything else is deterministic)."""
+    import open_clip
+    import mmseg_wsss.models.clip.openclip  # noqa: F401  (registers the toy-clip architecture)
+    torch.manual_seed(3)
+    weights = tmp_path / 'toy_clip.pt'
+    torch.save(open_clip.create_model('toy-clip').state_dict(), weights)
+    extra = [f'model.backbone.pretrained={weights}', f'model.encoders.text.pretrained={weights}',
+             f"train_dataloader.dataset.pseudo_label_dir={osp.join(toy_root, 'SegmentationClass')}",
+             'model.neck.matcher.dropout=0.0', 'model.decode_head.dropout_ratio=0.0',
+             'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=3']
+    opts = toy_options(toy_root, iters=4, extra=extra)
+    full, part = tmp_path / 'full', tmp_path / 'part'
+    run_tool('tools/train.py', WEAKCLIP_CFG, '--work-dir', str(full), *opts)
+    run_tool('tools/train.py', WEAKCLIP_CFG, '--work-dir', str(part), *opts, 'train_cfg.max_iters=2')
+    assert not osp.isfile(part / 'iter_4.pth')
+    res = run_tool('tools/train.py', WEAKCLIP_CFG, '--work-dir', str(part), '--resume', *opts)
+    assert 'resumed' in (res.stdout + res.stderr).lower()
+    a, b = (torch.load(d / 'iter_4.pth', map_location='cpu', weights_only=False) for d in (full, part))
+    sa, sb = a['state_dict'], b['state_dict']
+    assert sa.keys() == sb.keys() and 'encoders.text.ctx' in sa
+    assert not [k for k in sa if k.startswith('backbone.')]  # the frozen image tower is refilled, not saved
+    assert [k for k in sa if k.startswith('encoders.')] == ['encoders.text.ctx']
+    for k in sa:
+        assert torch.allclose(sa[k].float(), sb[k].float(), atol=1e-6, rtol=1e-5), k
+    first = torch.load(part / 'iter_2.pth', map_location='cpu', weights_only=False)['state_dict']
+    assert not torch.equal(first['encoders.text.ctx'], sb['encoders.text.ctx'])  # the resumed part did train
+    # AdamW's moments, parameter by parameter
+    oa, ob = a['optimizer']['state'], b['optimizer']['state']
+    assert oa.keys() == ob.keys() and len(oa) > 0
+    for i in oa:
+        for name in ('exp_avg', 'exp_avg_sq', 'step'):
+            assert torch.allclose(torch.as_tensor(oa[i][name]).float(), torch.as_tensor(ob[i][name]).float(),
+                                  atol=1e-7, rtol=1e-5), (i, name)
