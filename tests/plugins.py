@@ -131,3 +131,27 @@ class _DumpMemoryHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         torch.save(model.get_submodule(self.module).bank.clone(),
                    osp.join(runner.work_dir, f'memory_rank{get_rank()}.pt'))
+
+
+@HOOKS.register_module(force=True)
+class _DumpRankStateHook(Hook):
+    """Every rank writes its total loss of each iteration and the tensors at ``params`` (parameter names of the
+    model) before and after training to work_dir/rank_state{r}.pt: what each rank of a DDP run saw."""
+
+    def __init__(self, params=('encoders.text.ctx', )):
+        self.params, self.losses, self.initial = tuple(params), [], {}
+
+    def before_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        named = dict(model.named_parameters())
+        self.initial = {p: named[p].detach().clone() for p in self.params}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.losses.append(float(outputs['loss']))
+
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        named = dict(model.named_parameters())
+        torch.save(dict(losses=self.losses, initial=self.initial,
+                        params={p: named[p].detach().clone() for p in self.params}),
+                   osp.join(runner.work_dir, f'rank_state{get_rank()}.pt'))
