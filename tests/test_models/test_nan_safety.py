@@ -68,16 +68,33 @@ def _relabel(labels: torch.Tensor, img_labels: torch.Tensor, case: str) -> torch
     return labels
 
 
-@pytest.mark.parametrize('case', CASES)
-@pytest.mark.parametrize('key', list(MODELS_WITH_TERMS))
-def test_every_term_is_finite_with_a_finite_gradient(key, case, toy_root):
+def toy_model_and_dataset(key: str, toy_root: str):
+    """(config, model with random weights, its training dataset on the toy set) of one of MODELS_WITH_TERMS."""
     cfg = _build(key)
     model = revert_sync_batchnorm(MODELS.build(_without_downloads(copy.deepcopy(cfg.model))))
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.data_root = toy_root
     if ds_cfg.get('pseudo_label_dir'):  # WeakCLIP's seeds: the toy masks stand in for a seed folder
         ds_cfg.pseudo_label_dir = osp.join(toy_root, ds_cfg.data_prefix.seg_map_path)
-    ds = DATASETS.build(ds_cfg)
+    return cfg, model, DATASETS.build(ds_cfg)
+
+
+def loss_with_every_term_on(cfg, model, data) -> dict:
+    """The model's training losses at the iteration where every term of ``cfg`` has started."""
+    model.train()
+    starts = [t.get('start_iter', 0) for t in (cfg.model.get('losses') or {}).values() if t is not None]
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', max(starts, default=0))
+    try:
+        return model.loss(data['inputs'], data['data_samples'])
+    finally:
+        hub.update_info('iter', 0)
+
+
+@pytest.mark.parametrize('case', CASES)
+@pytest.mark.parametrize('key', list(MODELS_WITH_TERMS))
+def test_every_term_is_finite_with_a_finite_gradient(key, case, toy_root):
+    cfg, model, ds = toy_model_and_dataset(key, toy_root)
     samples = [ds[0], ds[1]]
     num_fg = model.num_classes - 1
     for i, s in enumerate(samples):
@@ -90,14 +107,7 @@ def test_every_term_is_finite_with_a_finite_gradient(key, case, toy_root):
         def forward(ctx, _orig=src.forward):
             return _relabel(_orig(ctx), ctx.img_labels, case)
         src.forward = forward
-    model.train()
-    starts = [t.get('start_iter', 0) for t in (cfg.model.get('losses') or {}).values() if t is not None]
-    hub = MessageHub.get_current_instance()
-    hub.update_info('iter', max(starts, default=0))
-    try:
-        losses = model.loss(data['inputs'], data['data_samples'])
-    finally:
-        hub.update_info('iter', 0)
+    losses = loss_with_every_term_on(cfg, model, data)
     terms = [n for n, t in (cfg.model.get('losses') or {}).items() if t is not None]
     assert all(any(k.startswith(f'{n}.') for k in losses) for n in terms), (terms, list(losses))
     for k, v in losses.items():
