@@ -9,8 +9,8 @@ seed: Python, NumPy and torch, each worker's too), then ``tools/test.py`` on the
 WORK/results.json (every metric of every seed and the protocol; the commands in WORK/seed<s>/commands.log) and
 WORK/results.md (one row per numeric metric: mean +- std (population), min, max, n). A seed whose results are
 already there (same test flags and options) is not rerun, so an interrupted run continues; ``--force`` reruns
-all. WSSS papers often report the best of several runs; users
-then get 1-3 points less. This tool's table is the results policy of the README: mean +- std over seeds.
+all. WSSS papers often report the best of several runs; users then get 1-3 points less. This tool's table is the
+results policy of the README: mean +- std over seeds.
 """
 import argparse
 import glob
