@@ -2,10 +2,15 @@
 
     python tools/make_pseudo_labels.py CONFIG CHECKPOINT --out-dir work_dirs/pseudo [--crf] [--split train]
         [--source auto|cam|decoder] [--high-thr T --low-thr T] [--conf-thr P]
+        [--tta] [--tta-scales S ...] [--tta-merge mean|max]
 
 * 255 marks pixels that are unsure (between --low-thr and --high-thr for CAMs, below --conf-thr for a decoder)
   and pixels predicted as a class absent from the image's labels.
 * CAM thresholds default to the model's ``test_cfg.bg_thr`` (one hard threshold, no unsure band).
+* ``--tta``: the config's ``tta_pipeline`` views (scales x flip; ``--tta-scales`` / ``--tta-merge`` change them)
+  merged as ``tta_model.view_merge`` says (class probabilities; CAMs by their mean), before the CRF.
+* ``--crf``: the config's ``pseudo_label_crf`` (a method's own parameters, e.g. WeakCLIP's), else the project's
+  CRF defaults. Every parameter it ran with is written to ``pseudo_labels.json`` with the TTA views.
 * Finished files are skipped on a rerun; every PNG is written atomically (a temporary file renamed into place),
   so an interrupted run never leaves a half-written PNG that looks finished.
 * ``--workers N`` runs the CRF and the PNG writing in N worker processes while the model runs on the next
@@ -27,6 +32,8 @@ from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.apis import build_split_dataset, init_wsss_model, load_inference_config, predict_item
+from mmseg_wsss.apis.cli import add_tta_args, tta_pipeline
+from mmseg_wsss.apis.protocol import tta_views, crf_parameters
 from mmseg_wsss.apis.pseudo_labels import write_pseudo_label
 from mmseg_wsss.utils.io import atomic_write_text
 
@@ -41,7 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--high-thr', type=float, default=None, help='CAM foreground threshold (default bg_thr)')
     p.add_argument('--low-thr', type=float, default=None, help='CAM background threshold (default bg_thr)')
     p.add_argument('--conf-thr', type=float, default=0.0, help='decoder: min class probability, else 255')
-    p.add_argument('--crf', action='store_true', help='refine with a dense CRF')
+    p.add_argument('--crf', action='store_true',
+                   help="refine with a dense CRF (the config's pseudo_label_crf, else the defaults)")
+    add_tta_args(p)
     p.add_argument('--limit', type=int, default=None, help='only the first N images')
     p.add_argument('--workers', type=int, default=0,
                    help='worker processes for the CRF and PNG writing (0: in the main process)')
@@ -83,7 +92,13 @@ class Writer:
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_inference_config(args.config, args.cfg_options, None if args.source == 'auto' else args.source)
-    dataset = build_split_dataset(cfg, args.split)  # fails fast on missing data, before loading weights
+    pipeline = tta_pipeline(cfg, args)  # sets args.tta when --tta-scales / --tta-merge are given
+    if args.tta:  # the views without the masks (a train split need not have them)
+        pipeline = [dict(s, transforms=[b for b in s['transforms'] if b[0].get('type') != 'LoadAnnotations'])
+                    if s.get('type') == 'TestTimeAug' else s for s in pipeline]
+    # fails fast on missing data, before loading weights
+    dataset = build_split_dataset(cfg, args.split, pipeline=pipeline if args.tta else None)
+    args.views_pipeline = pipeline
     jobs = Writer(args.workers)  # forked before the model exists or any torch thread pool starts
     try:
         done, skipped, summary = run(args, cfg, dataset, jobs)
@@ -98,12 +113,15 @@ def run(args, cfg, dataset, jobs: Writer):
     model = init_wsss_model(cfg, args.checkpoint, args.device)
     source = model.predict_source
     bg_thr = model.test_cfg.bg_thr
+    if args.tta:  # the CRF runs afterwards, in the writer, on the merged maps
+        from mmseg.registry import MODELS
+        model = MODELS.build(dict(cfg.tta_model, module=model, crf=None, keep_probs=True))
     high = bg_thr if args.high_thr is None else args.high_thr
     low = bg_thr if args.low_thr is None else args.low_thr
     if low > high:
         sys.exit(f'--low-thr ({low}) must not exceed --high-thr ({high})')
     palette = dataset.metainfo.get('palette')
-    crf = {} if args.crf else None
+    crf = crf_parameters(cfg.get('pseudo_label_crf') or {}) if args.crf else None
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     os.makedirs(args.out_dir, exist_ok=True)
     done = skipped = 0
@@ -114,14 +132,17 @@ def run(args, cfg, dataset, jobs: Writer):
             skipped += 1
             continue
         res = predict_item(model, dataset, idx)
-        maps = res.cams.data if source == 'cam' else res.seg_logits.data.softmax(0)
+        if source == 'cam':
+            maps = res.cams.data
+        else:
+            maps = res.seg_probs.data if args.tta else res.seg_logits.data.softmax(0)
         jobs.submit(dict(source=source, maps=maps.float().cpu().numpy(), img_label_ids=info['img_labels'],
                          img_path=info['img_path'], out_path=out_path, high_thr=high, low_thr=low,
                          conf_thr=args.conf_thr, crf=crf, palette=palette))
         done += 1
     summary = dict(config=args.config, checkpoint=args.checkpoint, split=args.split, source=source,
-                   high_thr=high, low_thr=low, conf_thr=args.conf_thr, crf=args.crf, images=n,
-                   workers=args.workers)
+                   high_thr=high, low_thr=low, conf_thr=args.conf_thr, crf=crf, images=n, workers=args.workers,
+                   tta=dict(tta_views(args.views_pipeline), merge=model.view_merge) if args.tta else None)
     return done, skipped, summary
 
 

@@ -1,6 +1,7 @@
 """Test (evaluate) a checkpoint (same flags as mmseg's tools/test.py).
 
-    python tools/test.py CONFIG CHECKPOINT [--tta] [--crf] [--out DIR] [--show-dir DIR] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--tta] [--tta-scales S ...] [--tta-merge mean|max] [--crf]
+        [--out DIR] [--show-dir DIR] [--cfg-options k=v ...]
 
 The evaluation protocol (split, CAM or decoder, whole or slide, test-time scales / flip / merge, the CRF and every
 parameter it ran with, metrics) is logged before the test and stored as ``protocol`` in the metrics JSON
@@ -12,7 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_wsss  # noqa: F401
-from mmseg_wsss.apis.cli import add_common_args, load_config
+from mmseg_wsss.apis.cli import add_common_args, add_tta_args, load_config, tta_pipeline
 from mmseg_wsss.apis.protocol import describe_protocol, evaluation_protocol
 from mmseg_wsss.utils import setup_cpu_distributed
 
@@ -25,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='directory to save painted images (relative to the work dir)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_pipeline)')
+    add_tta_args(parser)
     parser.add_argument('--crf', action='store_true',
                         help='dense CRF on the (merged) class probabilities, with or without --tta')
     add_common_args(parser)
@@ -52,9 +53,10 @@ def build_cfg(args) -> Config:
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    pipeline = tta_pipeline(cfg, args)  # sets args.tta when --tta-scales / --tta-merge are given
     if args.tta or args.crf:
         if args.tta:
-            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+            cfg.test_dataloader.dataset.pipeline = pipeline
         else:  # one view: the test pipeline as a one-branch TestTimeAug, so the CRF runs in the TTA model
             steps = cfg.test_dataloader.dataset.get('pipeline', cfg.get('test_pipeline'))
             cfg.test_dataloader.dataset.pipeline = [steps[0], dict(type='TestTimeAug',

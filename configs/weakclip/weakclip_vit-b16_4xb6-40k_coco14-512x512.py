@@ -3,7 +3,8 @@
 # 91-entry COCO id list, which misaligns names and labels (a bug, not copied).
 _base_ = [
     '../_base_/models/weakclip_vit-b16.py', '../_base_/datasets/coco14_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py'
+    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py',
+    '../_base_/tta/weakclip_msf.py'
 ]
 num_classes = 81
 seed_dir = 'work_dirs/seeds/coco14'  # a PNG per training image (the paper: MCTformer's seeds)
@@ -41,3 +42,6 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(interval=val_interval))
 # the paper's total batch (4 GPUs x 6); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
 auto_scale_lr = dict(enable=False, base_batch_size=24)
+# the pseudo masks' test-time views and CRF (official code, COCO): `make_pseudo_labels.py --source decoder --tta --crf`
+tta_pipeline = _base_.weakclip_tta_pipeline
+pseudo_label_crf = dict(pos_sxy=1, pos_compat=3, bi_sxy=67, bi_srgb=3, bi_compat=4)

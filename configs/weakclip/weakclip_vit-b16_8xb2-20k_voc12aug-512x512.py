@@ -3,11 +3,12 @@
 #   1. seeds of any method here:  python tools/make_pseudo_labels.py CAM_CONFIG CAM_CKPT --out-dir work_dirs/seeds/voc12 --crf
 #   2. bash tools/dist_train.sh configs/weakclip/weakclip_vit-b16_8xb2-20k_voc12aug-512x512.py 8
 #   3. pseudo masks (Eq. 14: classes absent from the image label -> 255):
-#      python tools/make_pseudo_labels.py THIS_CONFIG CKPT --source decoder --out-dir work_dirs/pseudo_labels/voc12
+#      python tools/make_pseudo_labels.py THIS_CONFIG CKPT --source decoder --tta --crf --out-dir work_dirs/pseudo_labels/voc12
 #   4. retrain: configs/retrain/deeplabv3plus_r101-d8_4xb4-20k_voc12-pseudo-512x512.py
 _base_ = [
     '../_base_/models/weakclip_vit-b16.py', '../_base_/datasets/voc12_wsss.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py'
+    '../_base_/schedules/schedule_weakclip_adamw.py', '../_base_/evaluators/seg.py',
+    '../_base_/tta/weakclip_msf.py'
 ]
 seed_dir = 'work_dirs/seeds/voc12'  # a PNG per training image (the paper: MCTformer's seeds, 69.1 mIoU on train)
 crop_size = (512, 512)
@@ -33,3 +34,6 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # the paper's total batch (8 GPUs x 2); on fewer GPUs keep it (README, "Fewer GPUs than the paper")
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+# the pseudo masks' test-time views and CRF (official code, VOC): `make_pseudo_labels.py --source decoder --tta --crf`
+tta_pipeline = _base_.weakclip_tta_pipeline
+pseudo_label_crf = dict(pos_sxy=3, pos_compat=3, bi_sxy=83, bi_srgb=5, bi_compat=3)

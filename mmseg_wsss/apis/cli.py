@@ -1,5 +1,6 @@
 """What the command-line tools share: common flags, config loading, the metrics tools/test.py logs."""
 import argparse
+import copy
 import glob
 import json
 import os
@@ -17,6 +18,38 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         help='override settings in the config, key=value pairs, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_tta_args(parser: argparse.ArgumentParser) -> None:
+    """``--tta``, ``--tta-scales`` and ``--tta-merge``: the test-time views of the config's ``tta_pipeline``, or
+    other scales and another merge from the command line (e.g. AFA's and ECA's official code: ``--tta-scales 1.0
+    0.75 1.25 --tta-merge max``). ``--tta-scales`` / ``--tta-merge`` imply ``--tta``."""
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_pipeline)')
+    parser.add_argument('--tta-scales', type=float, nargs='+', default=None,
+                        help="image scales of the test-time views instead of the config's (implies --tta)")
+    parser.add_argument('--tta-merge', choices=['mean', 'max'], default=None,
+                        help="how the views' class probabilities merge instead of the config's (implies --tta)")
+
+
+def tta_pipeline(cfg: Config, args) -> list:
+    """``cfg.tta_pipeline`` with ``args.tta_scales`` as the scales of its Resize branch (when given); sets
+    ``cfg.tta_model.view_merge`` from ``args.tta_merge``. Also sets ``args.tta`` when either is given."""
+    args.tta = bool(args.tta or args.tta_scales or args.tta_merge)
+    pipeline = copy.deepcopy(cfg.tta_pipeline)
+    if args.tta_merge:
+        cfg.tta_model.view_merge = args.tta_merge
+    if args.tta_scales:
+        tta = next((s for s in pipeline if s.get('type') == 'TestTimeAug'), None)
+        if tta is None:
+            raise ValueError('--tta-scales: the config\'s tta_pipeline has no TestTimeAug step')
+        views = [dict(type='Resize', scale_factor=float(r), keep_ratio=True) for r in args.tta_scales]
+        branches = tta['transforms']
+        i = next((i for i, b in enumerate(branches) if {t.get('type') for t in b} == {'Resize'}), None)
+        if i is None:
+            branches.insert(0, views)
+        else:
+            branches[i] = views
+    return pipeline
 
 
 def load_config(args) -> Config:

@@ -29,3 +29,21 @@ def merge_cfg_options(cfg: Config, options: Optional[dict]) -> Config:
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """``Config.fromfile(path)`` with ``cfg_options`` merged (see :func:`merge_cfg_options`)."""
     return merge_cfg_options(Config.fromfile(path), cfg_options)
+
+
+def without_pretrained_weights(cfg):
+    """The same architectures with random weights: the CLIP towers' ``pretrained`` tags and the DINO / timm ViT
+    ``checkpoint`` files of a model config set to None, in place (returned). Benchmarks and tests build the real
+    configs this way where the weights cannot be fetched; ``init_cfg`` checkpoints (MiT, ResNet) load only in
+    ``init_weights``, which a built model has not run."""
+    if isinstance(cfg, dict):
+        if str(cfg.get('type', '')).startswith('OpenCLIP'):
+            cfg['pretrained'] = None
+        if cfg.get('type') in ('DINOViTEncoder', 'TimmViTEncoder'):
+            cfg['checkpoint'] = None
+        for v in cfg.values():
+            without_pretrained_weights(v)
+    elif isinstance(cfg, list):
+        for v in cfg:
+            without_pretrained_weights(v)
+    return cfg

@@ -33,15 +33,17 @@ def init_wsss_model(cfg: Config, checkpoint: str, device: str = None):
     return init_model(cfg, checkpoint, device=device or ('cuda:0' if torch.cuda.is_available() else 'cpu'))
 
 
-def build_split_dataset(cfg: Config, split: str, with_masks: bool = False):
-    """The dataset of ``{split}_dataloader`` (train, val, test or train_eval) with an inference pipeline."""
+def build_split_dataset(cfg: Config, split: str, with_masks: bool = False, pipeline: list = None):
+    """The dataset of ``{split}_dataloader`` (train, val, test or train_eval) with an inference pipeline
+    (``pipeline``, e.g. a TTA one, else one view as loaded)."""
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     key = f'{split}_dataloader'
     if key not in cfg:
         raise KeyError(f'config has no {key}')
     ds_cfg = copy.deepcopy(cfg[key]['dataset'])
-    pipeline = copy.deepcopy(INFER_PIPELINE)
-    if with_masks:
+    given = pipeline is not None
+    pipeline = copy.deepcopy(pipeline if given else INFER_PIPELINE)
+    if with_masks and not given:
         pipeline.insert(1, dict(type='LoadAnnotations'))
     ds_cfg['pipeline'] = pipeline
     ds_cfg.pop('pseudo_label_dir', None)

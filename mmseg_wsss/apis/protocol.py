@@ -11,7 +11,7 @@ from typing import Optional
 from mmengine.model import is_model_wrapper
 
 
-def _tta_views(pipeline) -> dict:
+def tta_views(pipeline) -> dict:
     """Scales and flip of a ``TestTimeAug`` pipeline (the first one in ``pipeline``): ``scale_factor`` s, or
     ``scale`` s (fixed sizes), or [1.0] without a Resize (the image as loaded)."""
     for step in pipeline or []:
@@ -56,7 +56,7 @@ def evaluation_protocol(model, cfg) -> dict:
         proto['cam'] = dict(scales=list(tc['cam_scales']), flip=bool(tc['cam_flip']), bg_thr=tc['bg_thr'],
                             classes='image labels' if tc['use_img_labels'] else f"classifier > {tc['cls_thr']}")
     if tta:
-        views = _tta_views(cfg.test_dataloader.dataset.get('pipeline'))
+        views = tta_views(cfg.test_dataloader.dataset.get('pipeline'))
         proto['tta'] = dict(views, merge=getattr(model, 'view_merge', 'mean'), cams_merge='mean')
         proto['crf'] = crf_parameters(getattr(model, 'crf', None))
     else:

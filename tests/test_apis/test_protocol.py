@@ -56,3 +56,28 @@ def test_a_plain_mmseg_segmentor_is_described_too():
     p = _protocol(osp.join(ROOT, 'configs/toy/deeplabv3plus_r18-tiny-d8_1xb8-1k_toy-pseudo-112x112.py'), 'ck.pth',
                   '--tta')
     assert p['source'] == 'decoder' and 'cam' not in p and p['tta']['merge'] == 'mean' and p['crf'] is None
+
+
+def test_tta_scales_and_merge_from_the_command_line():
+    """AFA's / ECA's official inference in one command: scales 1.0 / 0.75 / 1.25 x flip, max merge, no CRF
+    (--tta-scales / --tta-merge imply --tta)."""
+    p = _protocol(TOY_CAM_CFG, 'ck.pth', '--tta-scales', '1', '0.75', '1.25', '--tta-merge', 'max')
+    assert p['tta'] == dict(scales=[1.0, 0.75, 1.25], flip=True, merge='max', cams_merge='mean')
+    assert p['crf'] is None
+    assert _protocol(TOY_CAM_CFG, 'ck.pth', '--tta-merge', 'max')['tta']['scales'] == \
+        _protocol(TOY_CAM_CFG, 'ck.pth', '--tta')['tta']['scales']  # the config's scales kept
+
+
+def test_weakclip_pseudo_mask_protocol_is_in_its_configs():
+    """WeakCLIP's official pseudo-mask protocol (facts/weakclip.md): short side 512 x 0.5-1.75 with flips,
+    probabilities averaged, and the dataset's CRF parameters."""
+    from mmseg_wsss.apis.protocol import tta_views
+    for name, crf in (('weakclip_vit-b16_8xb2-20k_voc12aug-512x512.py',
+                       dict(pos_sxy=3, pos_compat=3, bi_sxy=83, bi_srgb=5, bi_compat=3)),
+                      ('weakclip_vit-b16_4xb6-40k_coco14-512x512.py',
+                       dict(pos_sxy=1, pos_compat=3, bi_sxy=67, bi_srgb=3, bi_compat=4))):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs/weakclip', name))
+        views = tta_views(cfg.tta_pipeline)
+        assert views['flip'] and [s[1] for s in views['scales']] == [256, 384, 512, 640, 768, 896]
+        assert cfg.get('tta_model', {}).get('view_merge', 'mean') == 'mean'
+        assert cfg.pseudo_label_crf == crf

@@ -15,6 +15,7 @@ from mmseg.registry import DATASETS, MODELS
 
 from tests.conftest import ROOT
 
+from mmseg_wsss.apis import without_pretrained_weights
 from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
@@ -26,19 +27,7 @@ def test_every_config_is_listed():
     assert len(CONFIGS) >= 10
 
 
-def _without_downloads(cfg):
-    """CLIP towers of the real configs name pretrained tags; tests build the same architectures randomly."""
-    if isinstance(cfg, dict):
-        if str(cfg.get('type', '')).startswith('OpenCLIP'):
-            cfg['pretrained'] = None
-        if cfg.get('type') in ('DINOViTEncoder', 'TimmViTEncoder'):
-            cfg['checkpoint'] = None
-        for v in cfg.values():
-            _without_downloads(v)
-    elif isinstance(cfg, list):
-        for v in cfg:
-            _without_downloads(v)
-    return cfg
+_without_downloads = without_pretrained_weights  # the real configs' architectures, random weights
 
 
 def clip_pretrained_tags(cfg) -> set:

@@ -88,6 +88,74 @@ def test_coco2014(tmp_path):
     assert osp.islink(out / 'images' / 'train2014')
 
 
+# COCO's 80 thing categories, written here from the COCO 2014 annotation files' category list, not from our
+# tables: the names in category-id order, and the ten ids 1..90 that COCO leaves unused.
+COCO_UNUSED_IDS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
+
+
+def test_coco_81_class_tables_against_coco_and_mmseg():
+    """Our 81-class tables against two independent sources: mmseg's COCO-Stuff table (its first 80 names are the
+    things in category-id order) and COCO's unused ids."""
+    from mmseg.datasets import COCOStuffDataset
+
+    from mmseg_wsss.utils.class_names import COCO14_CATEGORY_IDS, COCO14_THING_CLASSES
+    assert COCO14_THING_CLASSES == tuple(COCOStuffDataset.METAINFO['classes'][:80])
+    assert COCO14_CATEGORY_IDS == tuple(i for i in range(1, 91) if i not in COCO_UNUSED_IDS)
+    assert COCO14_CLASSES[0] == 'background' and len(COCO14_CLASSES) == 81
+    # the text prompts name the same class at the same index (WeakCLIP prompts background as class 0)
+    from mmseg_wsss.models.clip.prompts import CLASS_NAME_TABLES
+    assert CLASS_NAME_TABLES['coco14_bg'] == COCO14_CLASSES and CLASS_NAME_TABLES['coco14'] == COCO14_CLASSES[1:]
+
+
+def test_coco2014_every_category_lands_on_its_class(tmp_path):
+    """An annotation file with all 80 categories (listed in shuffled order, ids with COCO's gaps, names from
+    mmseg's table): each object's pixels get the index of its own name in cls_labels.json's classes, and the
+    dataset class reads the same table; a file whose names disagree with the ids stops with one line."""
+    from mmseg.datasets import COCOStuffDataset
+
+    from mmseg_wsss.datasets import COCO14WSSSDataset
+    names = COCOStuffDataset.METAINFO['classes'][:80]
+    ids = [i for i in range(1, 91) if i not in COCO_UNUSED_IDS]
+    cats = [dict(id=i, name=n, supercategory='x') for i, n in zip(ids, names)]
+    rng = np.random.default_rng(0)
+    rng.shuffle(cats)
+    coco = tmp_path / 'coco'
+    (coco / 'annotations').mkdir(parents=True)
+    (coco / 'train2014').mkdir()
+    images, anns = [], []
+    for k, cat in enumerate(cats):  # 20 images, 4 objects each, in four 10 x 10 quadrants of a 20 x 20 image
+        img_id, q = k // 4 + 1, k % 4
+        if q == 0:
+            images.append(dict(id=img_id, file_name=f'COCO_train2014_{img_id:012d}.jpg', height=20, width=20))
+        x0, y0 = 10 * (q % 2), 10 * (q // 2)
+        anns.append(dict(id=k + 1, image_id=img_id, category_id=cat['id'], iscrowd=0, area=64,
+                         bbox=[x0 + 1, y0 + 1, 8, 8],
+                         segmentation=[[x0 + 1, y0 + 1, x0 + 9, y0 + 1, x0 + 9, y0 + 9, x0 + 1, y0 + 9]]))
+    json.dump(dict(images=images, annotations=anns, categories=cats),
+              open(coco / 'annotations' / 'instances_train2014.json', 'w'))
+    out = tmp_path / 'coco2014'
+    run_tool('tools/dataset_converters/coco2014.py', str(coco), '--out', str(out), '--splits', 'train2014',
+             '--nproc', '1')
+    table = read_label_file(str(out / 'cls_labels.json'))
+    classes = table['classes']
+    assert tuple(classes) == COCO14WSSSDataset.METAINFO['classes']
+    name_of = {c['id']: c['name'] for c in cats}
+    for a in anns:
+        img = next(i for i in images if i['id'] == a['image_id'])
+        mask = np.array(Image.open(out / 'masks/train2014' / img['file_name'].replace('.jpg', '.png')))
+        x, y = a['bbox'][0] + 4, a['bbox'][1] + 4
+        assert classes[mask[y, x]] == name_of[a['category_id']]
+        assert classes.index(name_of[a['category_id']]) in table['labels'][img['file_name'][:-4]]
+    assert sorted(c for labs in table['labels'].values() for c in labs) == list(range(1, 81))
+    # a file that is not COCO's categories (LVIS, a custom set) stops instead of writing misnamed masks
+    bad = dict(images=images, annotations=anns, categories=[dict(c, name='thing') if c['id'] == 18 else c
+                                                            for c in cats])
+    json.dump(bad, open(coco / 'annotations' / 'instances_train2014.json', 'w'))
+    res = run_tool('tools/dataset_converters/coco2014.py', str(coco), '--out', str(tmp_path / 'bad'), '--splits',
+                   'train2014', '--nproc', '1', check=False)
+    assert res.returncode != 0 and "category id 18 is 'thing', COCO's is 'dog'" in res.stderr
+
+
 def _user_folder(toy_root, tmp_path, n=24, png_every=0):
     """A user's folder made from the toy set's images: nested names, CSV labels by class name, masks remapped to
     the converter's class order (sorted names)."""

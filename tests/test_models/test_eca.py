@@ -446,3 +446,92 @@ def test_cam_distribution_modes():
     assert torch.allclose(cam_distribution(logits, 'softmax').sum(-1), torch.ones(2))
     l1 = cam_distribution(logits, 'l1')
     assert l1[0, 1] > 0.99 and torch.allclose(l1[1], torch.full((3, ), 1 / 3))
+
+
+# The CARM's official-code options, one value check each where the previous tests check only the functions (the
+# options' own functions are checked against their equations above): each option reaches its function and
+# changes the maps, and the four the functions do not cover (calib_min_classes, proto_update, bg_clip) against a
+# direct computation.
+@pytest.mark.parametrize('option', [dict(seed_bg=0.45), dict(seed_count='code'), dict(fg_mode='binary')],
+                         ids=['seed_bg', 'seed_count', 'fg_mode'])
+def test_carm_seed_and_propagation_options_reach_their_functions(option):
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    small = F.interpolate(ctx.cams, size=(4, 4), mode='bilinear', align_corners=False).flatten(2)
+    aff, cue = key_affinity(ctx.enc['keys']), foreground_cue(ctx.enc['cls_query'], ctx.enc['keys'])
+    seeds = select_seeds(small, ctx.img_labels, 0.3, option.get('seed_bg', 'paper'), option.get('seed_count', 'paper'))
+    want = minmax(minmax(class_aware_maps(seeds, aff, cue, 0.15, option.get('fg_mode', 'continuous'), -0.5)))
+    want = want * torch.cat([torch.ones(2, 1, dtype=torch.long), ctx.img_labels], 1)[..., None]
+    got = CARMPseudoLabel(scales=(1.0, ), refine=None, **option).maps(ctx)
+    assert torch.allclose(got.flatten(2), want, atol=1e-6)
+    assert not torch.allclose(got, CARMPseudoLabel(scales=(1.0, ), refine=None).maps(ctx))
+
+
+def test_carm_calib_min_classes_skips_single_class_images():
+    """calib_min_classes=2 (code): an image with one labelled class keeps its uncalibrated maps; one with two is
+    calibrated as with the paper's 1."""
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    ctx.img_labels = torch.tensor([[1, 1, 0], [0, 1, 0]])
+    mem = dict(num_classes=3, dim=5, sync=False)
+    torch.manual_seed(3)
+    bank = torch.randn(3, 5)
+    out = {}
+    for n in (1, 2):
+        carm = CARMPseudoLabel(scales=(1.0, ), refine=None, memory=mem, calib_min_classes=n)
+        carm.memory.bank.copy_(bank)
+        out[n] = carm.maps(ctx, update_memory=False)
+    plain = CARMPseudoLabel(scales=(1.0, ), refine=None).maps(ctx)
+    assert torch.equal(out[2][0], out[1][0]) and not torch.allclose(out[1][0, 1:], plain[0, 1:])
+    assert torch.equal(out[2][1], plain[1]) and not torch.allclose(out[1][1, 2], plain[1, 2])
+
+
+@pytest.mark.parametrize('update', ['seeds', 'top'])
+def test_carm_prototype_update_forms(update):
+    """proto_update: 'seeds' (paper Eq. 8: mean feature at each present class's CAM seeds) or 'top' (code: at the
+    proto_top highest calibrated positions of each present class, after calibration), momentum 0.9."""
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    torch.manual_seed(4)
+    bank = torch.randn(3, 5)
+    carm = CARMPseudoLabel(scales=(1.0, ), refine=None, memory=dict(num_classes=3, dim=5, sync=False, momentum=0.9),
+                           proto_update=update, proto_top=3)
+    carm.memory.bank.copy_(bank)
+    got = carm.maps(ctx, update_memory=True)
+    feats = ctx.feats[0].flatten(2).numpy()                              # B, D, N (grid = feature size)
+    if update == 'top':
+        picked = [[set(got[b, c + 1].flatten().numpy().argsort()[::-1][:3]) if ctx.img_labels[b, c] else set()
+                   for c in range(3)] for b in range(2)]
+    else:
+        small = F.interpolate(ctx.cams, size=(4, 4), mode='bilinear', align_corners=False).flatten(2)
+        seeds = select_seeds(small, ctx.img_labels, 0.3)[:, 1:]
+        picked = [[set(seeds[b, c].nonzero()[:, 0].tolist()) for c in range(3)] for b in range(2)]
+    want = bank.clone()
+    for c in range(3):
+        vecs = [feats[b][:, i] for b in range(2) for i in sorted(picked[b][c])]
+        if vecs:
+            want[c] = 0.9 * bank[c] + 0.1 * torch.tensor(sum(vecs) / len(vecs))
+    if update == 'top':  # no ties among the picked positions (the maps' zeros would make the order arbitrary)
+        assert all((got[b, c + 1].flatten().sort(descending=True).values[:4].diff() < 0).all()
+                   for b in range(2) for c in range(3) if ctx.img_labels[b, c])
+    assert torch.allclose(carm.memory.bank, want, atol=1e-5)
+    assert sum(len(p) for row in picked for p in row) > 0
+
+
+def test_carm_bg_clip_clamps_the_background_before_the_argmax():
+    """bg_clip=(0.1, 0.6) (code): the label is the argmax over [clamp(M_bg, 0.1, 0.6), labelled classes] upsampled
+    to the crop; absent classes never win."""
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    ctx.inputs = torch.zeros(2, 3, 16, 16)
+    clipped = CARMPseudoLabel(scales=(1.0, ), refine=None, bg_clip=(0.1, 0.6))
+    maps = clipped.maps(ctx)
+    label = clipped(ctx)
+    scores = torch.cat([maps[:, :1].clamp(0.1, 0.6), maps[:, 1:]], 1)
+    scores[:, 1:][~ctx.img_labels.bool()] = -1.0
+    want = F.interpolate(scores, size=(16, 16), mode='bilinear', align_corners=False).argmax(1)
+    assert torch.equal(label, want)
+    plain = CARMPseudoLabel(scales=(1.0, ), refine=None)(ctx)
+    assert not torch.equal(label, plain)
+    for b in range(2):
+        assert set(label[b].unique().tolist()) <= {0} | {c + 1 for c in range(3) if ctx.img_labels[b, c]}

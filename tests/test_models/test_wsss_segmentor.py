@@ -422,3 +422,23 @@ def test_tta_view_merge_max():
     assert WSSSTTAModel(module=model).merge_preds([views])[0].pred_sem_seg.data.item() == 1
     with pytest.raises(ValueError, match='view_merge'):
         WSSSTTAModel(module=model, view_merge='median')
+
+
+def test_tta_keep_probs_are_the_merged_probabilities():
+    """keep_probs (make_pseudo_labels.py --tta): ``seg_probs`` is the mean (or max) of the views' softmax, and the
+    CAMs the mean of the views' CAMs, taken before any CRF."""
+    from mmseg_wsss.models.segmentors.wsss_tta import WSSSTTAModel
+    model = MODELS.build(tiny_cfg(decode=False)).eval()
+    logits, cams = torch.randn(3, 4, 5, 6), torch.rand(3, 3, 5, 6)
+    def views():
+        out = [SegDataSample(seg_logits=PixelData(data=logits[i]), cams=PixelData(data=cams[i])) for i in range(3)]
+        for v in out:
+            v.set_metainfo(dict(img_path='x.jpg'))
+        return out
+
+    for merge, want in (('mean', logits.softmax(1).mean(0)), ('max', logits.softmax(1).max(0)[0])):
+        out = WSSSTTAModel(module=model, view_merge=merge, keep_probs=True).merge_preds([views()])[0]
+        assert torch.allclose(out.seg_probs.data, want, atol=1e-6)
+        assert torch.equal(out.pred_sem_seg.data[0], want.argmax(0))
+        assert torch.allclose(out.cams.data, cams.mean(0))
+    assert 'seg_probs' not in WSSSTTAModel(module=model).merge_preds([views()])[0]  # off for tools/test.py

@@ -5,7 +5,6 @@ import math
 import os.path as osp
 import re
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -105,6 +104,37 @@ def test_make_pseudo_labels_rerun_and_crf(cam_ckpt, toy_root, tmp_path):
         assert png.read_bytes() == (tmp_path / 'crf2' / png.name).read_bytes()
 
 
+def test_make_pseudo_labels_tta_and_config_crf(cam_ckpt, toy_root, tmp_path):
+    """--tta merges the config's views (or --tta-scales / --tta-merge) before the CRF; --crf takes the config's
+    pseudo_label_crf over the defaults; both are written to pseudo_labels.json."""
+    from mmengine.config import Config
+
+    from mmseg_wsss.apis.protocol import crf_parameters, tta_views
+    opts = ['--limit', '6', '--high-thr', '0.3', '--low-thr', '0.3']
+    run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'one'), *opts,
+             '--cfg-options', f'data_root={toy_root}')
+    run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'tta'), '--tta',
+             *opts, '--cfg-options', f'data_root={toy_root}')
+    s = json.load(open(tmp_path / 'tta' / 'pseudo_labels.json'))
+    want = tta_views(Config.fromfile(TOY_CAM_CFG).tta_pipeline)
+    assert s['tta'] == dict(want, merge='mean') and len(want['scales']) > 1 and s['crf'] is None
+    pngs = sorted((tmp_path / 'tta').glob('*.png'))
+    assert len(pngs) == 6
+    labels = json.load(open(osp.join(toy_root, 'cls_labels.json')))['labels']
+    changed = 0
+    for png in pngs:
+        lab = np.array(Image.open(png))
+        assert lab.shape == (64, 64) and set(np.unique(lab)) <= {0, 255, *labels[png.stem]}
+        changed += int(not np.array_equal(lab, np.array(Image.open(tmp_path / 'one' / png.name))))
+    assert changed > 0  # the views matter
+    run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf'), '--crf',
+             '--tta-scales', '1.0', '--tta-merge', 'max', *opts, '--cfg-options', f'data_root={toy_root}',
+             'pseudo_label_crf.bi_sxy=20', 'pseudo_label_crf.n_iters=3')
+    s = json.load(open(tmp_path / 'crf' / 'pseudo_labels.json'))
+    assert s['tta'] == dict(scales=[1.0], flip=True, merge='max')
+    assert s['crf'] == crf_parameters(dict(bi_sxy=20, n_iters=3)) and s['crf']['bi_srgb'] == 5
+
+
 def test_pseudo_labels_corrupt_image_leaves_no_partial_output(cam_ckpt, toy_root, tmp_path):
     root = tmp_path / 'toy'
     shutil.copytree(toy_root, root)
@@ -114,6 +144,46 @@ def test_pseudo_labels_corrupt_image_leaves_no_partial_output(cam_ckpt, toy_root
     assert res.returncode != 0
     assert 'failed to load image' in res.stderr and 'train_00002.jpg' in res.stderr
     assert sorted(p.name for p in out.iterdir()) == ['train_00000.png', 'train_00001.png']
+
+
+def test_pseudo_label_quality_hook_agrees_with_eval_pseudo_labels(cam_ckpt, toy_root, tmp_path):
+    """The numbers PseudoLabelQualityHook logs during training equal eval_pseudo_labels.py's on the same labels
+    of the same images: the hook's labels (restored to each image) written as PNGs, then scored by the tool."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+
+    from mmseg_wsss.apis import init_wsss_model, load_config
+    from mmseg_wsss.engine.hooks import PseudoLabelQualityHook
+    from mmseg_wsss.engine.hooks import pseudo_label_quality_hook as hook_module
+    from mmseg_wsss.utils.io import save_label_png
+    cfg = load_config(TOY_CAM_CFG, dict(data_root=toy_root))
+    model = init_wsss_model(cfg, cam_ckpt, 'cpu')
+    written = {}
+    restore = hook_module.restore_labels_to_image
+
+    def pseudo_labels_for(inputs, samples, _orig=model.pseudo_labels_for):
+        out = _orig(inputs, samples)
+        for name, labels in out.items():
+            written.setdefault(name, {})[samples[0].metainfo['img_id']] = restore(labels[0], samples[0].metainfo)
+        return out
+
+    model.pseudo_labels_for = pseudo_labels_for
+    hub = MessageHub.get_instance('pseudo_label_quality_check')
+    hook = PseudoLabelQualityHook(dataloader='train_eval_dataloader', num_images=1000)
+    hook.look(SimpleNamespace(cfg=cfg, model=model, message_hub=hub, iter=0))
+    assert written and all(len(v) == 24 for v in written.values())  # every train_eval image of the toy set
+    for name, labels in written.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for img_id, lab in labels.items():
+            save_label_png(str(folder / f'{img_id}.png'), lab.numpy().astype(np.uint8))
+        res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', TOY_CAM_CFG, str(folder), '--split',
+                       'train_eval', '--cfg-options', f'data_root={toy_root}')
+        tool = json.loads(res.stdout.strip().splitlines()[-1])
+        for key in ('mIoU', 'mIoU_confident', 'confident_fraction'):
+            logged = hub.get_scalar(f'train/pseudo_label/{name}/{key}').current()
+            assert logged == pytest.approx(tool[key], abs=1e-6), (name, key)
 
 
 def test_visualize_cams(cam_ckpt, toy_root, tmp_path):
@@ -199,14 +269,14 @@ def test_bad_inputs_fail_clearly(cam_ckpt, toy_root, tmp_path):
     assert not osp.exists(tmp_path / 'd')
 
 
-def test_unreachable_pretrained_weights_fail_within_seconds(toy_root, tmp_path):
-    t = time.time()
+def test_unreachable_pretrained_weights_fail_with_one_clear_line(toy_root, tmp_path):
+    """train.py with an unreachable init_cfg URL stops naming the file and where to put it (the attempt's bound is
+    tested in tests/test_utils/test_compat.py, by its timeout, not by a wall clock here)."""
     res = run_tool('tools/train.py', TOY_CAM_CFG, '--work-dir', str(tmp_path), *toy_options(toy_root, extra=[
                        'model.backbone.init_cfg.type=Pretrained',
                        'model.backbone.init_cfg.checkpoint=http://127.0.0.1:9/resnet18_tiny.pth']),
                    env=dict(TORCH_HOME=str(tmp_path / 'torch')), check=False)
     assert res.returncode != 0
-    assert time.time() - t < 60  # interpreter start-up included; the download attempt itself is bounded
     assert 'Cannot download pretrained weights http://127.0.0.1:9/resnet18_tiny.pth' in res.stderr
     assert osp.join(str(tmp_path / 'torch'), 'hub', 'checkpoints', 'resnet18_tiny.pth') in res.stderr
 
@@ -215,16 +285,26 @@ def test_pseudo_label_speed_prints_numbers(cam_ckpt, toy_root):
     res = run_tool('tools/analysis_tools/pseudo_label_speed.py', TOY_CAM_CFG, cam_ckpt, '--data', toy_root,
                    '--limit', '4', '--voc-jobs', '1', '--workers', '0', '2')
     rows = [line.split('|') for line in res.stdout.splitlines() if line.strip()[:1].isdigit()]
-    assert [int(r[0]) for r in rows] == [0, 2] and all(float(r[3]) > 0 for r in rows)
+    assert [int(r[0]) for r in rows] == [0, 2]
+    # what the speed-up must not change: the same PNGs with and without worker processes
+    assert 'PNGs per worker count: 5 (4 toy + 1 VOC-sized); identical across worker counts: yes' in res.stdout
 
 
 def test_benchmark_prints_numbers():
+    """The printed counts are the model's (parameters, trainable ones), the losses finite and the step's labels
+    the ones asked for; timings are printed, never asserted."""
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
     res = run_tool('tools/analysis_tools/benchmark.py', TOY_CAM_CFG, '--batch', '2', '--size', '64', '--iters', '1',
-                   '--warmup', '0')
+                   '--warmup', '0', '--tta')
     out = res.stdout
-    for key in ('train step', 'inference', 'peak memory', 'parameters'):
+    for key in ('train step', 'inference', 'peak memory', 'parameters', 'tta '):
         assert key in out
-    assert float(out.split('train step')[1].split('s/iter')[0]) > 0
+    model = MODELS.build(Config.fromfile(TOY_CAM_CFG).model)
+    total = sum(p.numel() for p in model.parameters()) / 1e6
+    train = sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
+    assert f'parameters  {total:.2f} M ({train:.2f} M trainable)' in out
+    assert 'batch 2 x 64x64, as at iteration 0' in out and 'losses      finite' in out
 
 
 def test_multi_stage_pipeline_learns_above_honest_baselines(tmp_path):

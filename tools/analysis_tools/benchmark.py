@@ -1,21 +1,32 @@
 """Speed and memory of a config's model: training step and inference on random inputs; or PAR alone.
 
     python tools/analysis_tools/benchmark.py CONFIG [--batch 2 --size 512 --iters 10 --warmup 2 --device cpu]
-        [--at-iter N]
+        [--at-iter N] [--from-config] [--random-weights] [--amp] [--tta] [--oneline]
     python tools/analysis_tools/benchmark.py --par [--batch 4 --size 256 --classes 21 --device cpu]
 
 Prints seconds per training step (forward + backward + SGD step) and per inference batch, and peak memory
 (CUDA: max allocated; CPU: peak resident set size of the process), and how many times each of the model's
-encoders (frozen teachers, prompt-learning text towers: ``model.encoders``) ran per step and per batch.
+encoders (frozen teachers, prompt-learning text towers: ``model.encoders``) ran per step and per batch (calls of
+the encoder; a text tower with fixed prompts answers from embeddings computed once when it was built).
 ``--at-iter`` times the training step as at that iteration (terms with a later ``start_iter`` are off before it:
 ECA's CARM, correspondence and affinity terms start at 2k). ``--par`` times PAR (AFA's refinement, the hot spot
 of AFA / ECA pseudo labels) as implemented (``par_refine``) against the straightforward per-dilation loop
 (``par_refine_loop``) on the same inputs (AFA's defaults: dilations 1-24, 10 iterations; its pseudo labels run it
 at half the crop) and their largest difference. Numbers, not assertions: run it on the machine you care about.
+
+``--from-config``: the config's own per-GPU batch and crop, as at its last iteration (every term on) unless
+``--at-iter`` is given. ``--random-weights``: the same architectures without fetching CLIP / DINO weights.
+``--amp``: the step under autocast (CUDA: float16 with a gradient scaler, as mmengine's AmpOptimWrapper; CPU:
+bfloat16). ``--tta``: also one test-time-augmented inference of one image of the crop's size through the config's
+``tta_pipeline`` and ``tta_model`` (the path of ``tools/test.py --tta``), timed. ``--oneline``: one line
+(``tools/analysis_tools/gpu_check.sh`` prints one per config).
 """
 import argparse
+import contextlib
 import copy
+import os.path as osp
 import resource
+import tempfile
 import time
 
 import torch
@@ -28,7 +39,7 @@ from mmseg.structures import SegDataSample
 
 from mmseg_wsss.models.segmentors.wsss_segmentor import is_loss_key
 import mmseg_wsss  # noqa: F401
-from mmseg_wsss.apis import load_config
+from mmseg_wsss.apis import load_config, without_pretrained_weights
 
 
 def fake_batch(num_classes, batch, size, device):
@@ -99,17 +110,53 @@ def bench_par(args):
     print(f'max |difference| {diff:.2e}')
 
 
+def config_batch_and_crop(cfg) -> tuple:
+    """The per-GPU batch and the (square side of the) training crop a config trains with."""
+    crop = cfg.get('crop_size')
+    if crop is None:
+        crop = next((t['crop_size'] for t in cfg.train_dataloader.dataset.get('pipeline', [])
+                     if t.get('type') == 'RandomCrop'), (512, 512))
+    crop = crop if isinstance(crop, int) else max(crop)
+    return cfg.train_dataloader.batch_size, crop
+
+
+def tta_inference(model, cfg, size: int, device: str) -> float:
+    """Seconds for one test-time-augmented prediction of a random ``size`` x ``size`` image through
+    ``cfg.tta_pipeline`` (without its annotation branch) and ``cfg.tta_model`` wrapping ``model``."""
+    import numpy as np
+    from mmcv import imwrite
+    from mmengine.dataset import Compose, pseudo_collate
+    pipeline = [dict(t, transforms=[b for b in t['transforms'] if b[0].get('type') != 'LoadAnnotations'])
+                if t.get('type') == 'TestTimeAug' else t for t in copy.deepcopy(cfg.tta_pipeline)]
+    tta = MODELS.build(dict(copy.deepcopy(cfg.tta_model), module=model))
+    model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'image.jpg')
+        imwrite(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8), path)
+        data = pseudo_collate([Compose(pipeline)(dict(img_path=path, img_id='image', img_labels=[1],
+                                                     seg_fields=[], reduce_zero_label=False))])
+        with torch.no_grad():
+            return timed(lambda: tta.test_step(data), 1, 0, device)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config', nargs='?')
     p.add_argument('--par', action='store_true', help='time PAR alone (no config)')
     p.add_argument('--classes', type=int, default=21, help='--par: mask channels')
-    p.add_argument('--at-iter', type=int, default=0, help='time the training step as at this iteration')
+    p.add_argument('--at-iter', type=int, default=None,
+                   help='time the training step as at this iteration (default 0; --from-config: the last)')
     p.add_argument('--batch', type=int, default=2)
     p.add_argument('--size', type=int, default=512)
     p.add_argument('--iters', type=int, default=10)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--from-config', action='store_true',
+                   help="the config's per-GPU batch and crop, as at its last iteration (unless --at-iter)")
+    p.add_argument('--random-weights', action='store_true', help='do not fetch CLIP / DINO weights')
+    p.add_argument('--amp', action='store_true', help='autocast (CUDA float16 + grad scaler; CPU bfloat16)')
+    p.add_argument('--tta', action='store_true', help="also time one inference through the config's TTA")
+    p.add_argument('--oneline', action='store_true', help='print one line')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
     if args.par:
@@ -117,49 +164,93 @@ def main(argv=None):
     if args.config is None:
         p.error('a CONFIG, or --par')
     from mmengine.logging import MessageHub
-    MessageHub.get_current_instance().update_info('iter', args.at_iter)
 
     cfg = load_config(args.config, args.cfg_options)
+    if args.from_config:
+        args.batch, args.size = config_batch_and_crop(cfg)
+    if args.at_iter is None:
+        args.at_iter = cfg.train_cfg.max_iters - 1 if args.from_config else 0
+    MessageHub.get_current_instance().update_info('iter', args.at_iter)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model))).to(args.device)
+    model_cfg = copy.deepcopy(cfg.model)
+    if args.random_weights:
+        without_pretrained_weights(model_cfg)
+    model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(args.device)
     inputs, samples = fake_batch(model.num_classes, args.batch, args.size, args.device)
     opt = torch.optim.SGD([q for q in model.parameters() if q.requires_grad], lr=1e-4)
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
 
+    cuda = args.device.startswith('cuda')
+    scaler = torch.amp.GradScaler('cuda') if args.amp and cuda else None
+    amp_dtype = torch.float16 if cuda else torch.bfloat16
+
+    def autocast():
+        if not args.amp:
+            return contextlib.nullcontext()
+        return torch.autocast('cuda' if cuda else 'cpu', dtype=amp_dtype)
+
+    losses_seen = []
+
     def train_step():
         model.train()
-        losses = model.loss(inputs, copy.deepcopy(samples))
+        with autocast():
+            losses = model.loss(inputs, copy.deepcopy(samples))
+        loss = sum(v for k, v in losses.items() if is_loss_key(k))
+        losses_seen.append(float(loss.detach()))
         opt.zero_grad()
-        sum(v for k, v in losses.items() if is_loss_key(k)).backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
 
     @torch.no_grad()
     def infer():
         model.eval()
-        model.predict(inputs, copy.deepcopy(samples))
+        with autocast():
+            model.predict(inputs, copy.deepcopy(samples))
 
     runs = encoder_runs(model)
     t_train = timed(train_step, args.iters, args.warmup, args.device)
     train_runs = dict(runs)
     runs.clear()
     t_infer = timed(infer, args.iters, args.warmup, args.device)
+    runs = dict(runs)  # the counts of the plain inference, before the TTA views add theirs
+    t_tta = tta_inference(model, cfg, args.size, args.device) if args.tta else None
+    finite = all(torch.isfinite(torch.tensor(losses_seen)).tolist())
     if args.device.startswith('cuda'):
         mem = f'{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB (CUDA max allocated)'
     else:
         mem = f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (process peak RSS)'
     n_params = sum(q.numel() for q in model.parameters())
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad)
+    n = args.iters + args.warmup
+    runs_txt = ', '.join(f'{k} {train_runs.get(k, 0) / n:.2f}/step {runs.get(k, 0) / n:.2f}/batch'
+                         for k in getattr(model, 'encoders', {}))
+    if args.oneline:
+        amp = f"amp {'fp16' if cuda else 'bf16'}" if args.amp else 'amp off'
+        tta = f', tta {t_tta:.3f} s' if t_tta is not None else ''
+        print(f'{osp.basename(args.config)}: {args.device}, {amp}, batch {args.batch} x {args.size}, iter '
+              f'{args.at_iter}: train {t_train:.3f} s/iter, infer {t_infer:.3f} s/batch{tta}, peak {mem}, '
+              f"losses {'finite' if finite else 'NOT FINITE'}, encoder runs: {runs_txt or 'none'}")
+        return
     print(f'config      {args.config}')
     print(f'device      {args.device}, batch {args.batch} x {args.size}x{args.size}, as at iteration {args.at_iter}')
     print(f'parameters  {n_params / 1e6:.2f} M ({n_train / 1e6:.2f} M trainable)')
     print(f'train step  {t_train:.4f} s/iter ({args.batch / t_train:.1f} img/s)')
     print(f'inference   {t_infer:.4f} s/batch ({args.batch / t_infer:.1f} img/s)')
+    if t_tta is not None:
+        from mmseg_wsss.apis.protocol import tta_views
+        views = tta_views(cfg.tta_pipeline)
+        print(f"tta         {t_tta:.4f} s for one image ({len(views['scales'])} scales"
+              f"{' x flip' if views['flip'] else ''})")
     print(f'peak memory {mem}')
-    if train_runs or runs:
-        n = args.iters + args.warmup
-        print('encoder runs ' + ', '.join(
-            f'{k} {train_runs.get(k, 0) / n:.2f}/step {runs.get(k, 0) / n:.2f}/batch' for k in model.encoders))
+    print(f"losses      {'finite' if finite else 'NOT FINITE'}{' (autocast)' if args.amp else ''}")
+    if runs_txt:
+        print('encoder runs ' + runs_txt)
 
 
 if __name__ == '__main__':

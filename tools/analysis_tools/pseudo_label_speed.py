@@ -9,9 +9,12 @@
    (500 x 375, 2 labelled classes, blob-shaped CAMs), through the same job runner; seconds per image and the
    hours this part takes for VOC train_aug's 10,582 images. The model's own time on VOC depends on the network
    and the GPU and is not included.
-Numbers, not assertions: run it on the machine you care about.
+Numbers, not assertions: run it on the machine you care about. It also checks what the speed-up must not
+change: the PNGs of every worker count are compared byte for byte (last line).
 """
 import argparse
+import glob
+import hashlib
 import os.path as osp
 import sys
 import tempfile
@@ -54,6 +57,12 @@ def voc_sized_jobs(n: int, out_dir: str, seed: int = 0):
     return jobs
 
 
+def png_digests(folder: str) -> dict:
+    """file name -> sha1 of every PNG in ``folder``."""
+    return {osp.basename(f): hashlib.sha1(open(f, 'rb').read()).hexdigest()
+            for f in sorted(glob.glob(osp.join(folder, '*.png')))}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
@@ -64,13 +73,14 @@ def main(argv=None):
     p.add_argument('--voc-jobs', type=int, default=20)
     args = p.parse_args(argv)
     tool = load_tool()
-    rows = []
+    rows, outputs = [], []
     for w in args.workers:
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
             tool.main([args.config, args.checkpoint, '--out-dir', out, '--crf', '--limit', str(args.limit),
                        '--workers', str(w), '--cfg-options', f'data_root={args.data}'])
             toy = args.limit / (time.perf_counter() - t)
+            digests = png_digests(out)
         with tempfile.TemporaryDirectory() as out:
             jobs = voc_sized_jobs(args.voc_jobs, out)
             writer = tool.Writer(w)
@@ -79,11 +89,16 @@ def main(argv=None):
                 writer.submit(job)
             writer.finish()
             per_image = (time.perf_counter() - t) / len(jobs)
+            digests.update({'voc/' + k: v for k, v in png_digests(out).items() if k.startswith('pl_')})
         rows.append((w, toy, per_image, per_image * VOC_IMAGES / 3600))
+        outputs.append(digests)
     print(f'\n{"workers":>7} | {"toy images/s (whole tool)":>25} | {"VOC-sized CRF+PNG s/image":>25} | '
           f'{"hours for 10,582 (CRF+PNG)":>26}')
     for w, toy, per_image, hours in rows:
         print(f'{w:>7} | {toy:>25.1f} | {per_image:>25.3f} | {hours:>26.2f}')
+    same = all(o == outputs[0] for o in outputs)
+    print(f"\nPNGs per worker count: {len(outputs[0])} ({args.limit} toy + {args.voc_jobs} VOC-sized); identical across "
+          f"worker counts: {'yes' if same else 'NO'}")
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from mmseg_wsss.datasets.wsss_base import read_label_file, write_label_file  # noqa: E402
-from mmseg_wsss.utils.class_names import COCO14_CATEGORY_IDS, COCO14_CLASSES, COCO14_PALETTE  # noqa: E402
+from mmseg_wsss.utils.class_names import (COCO14_CATEGORY_IDS, COCO14_CLASSES, COCO14_PALETTE,  # noqa: E402
+                                           COCO14_THING_CLASSES)
 from mmseg_wsss.utils.io import atomic_write_text, save_label_png  # noqa: E402
 
 CAT_TO_ID = {cat: i + 1 for i, cat in enumerate(COCO14_CATEGORY_IDS)}
@@ -36,6 +37,18 @@ def _init(ann_file):
     import io
     with contextlib.redirect_stdout(io.StringIO()):
         _COCO = COCO(ann_file)
+
+
+def check_categories(categories: list, ann_file: str) -> None:
+    """The annotation file's (id, name) pairs must be COCO's 80 thing categories as our 81-class tables have them
+    (``COCO14_CATEGORY_IDS`` / ``COCO14_THING_CLASSES``); another file (LVIS, a custom COCO-format set) stops
+    here with one line instead of giving silently misnamed masks."""
+    name_of = dict(zip(COCO14_CATEGORY_IDS, COCO14_THING_CLASSES))
+    for cat in categories:
+        if name_of.get(cat['id']) != cat['name']:
+            sys.exit(f"error: {ann_file}: category id {cat['id']} is {cat['name']!r}, COCO's is "
+                     f"{name_of.get(cat['id'])!r}: not COCO's 80 thing categories (another dataset: its image-level "
+                     'labels through tools/dataset_converters/image_folder.py)')
 
 
 def mask_of(coco, img_id: int) -> np.ndarray:
@@ -74,6 +87,7 @@ def convert_split(coco_root, out, split, nproc, keep_empty):
     if not osp.exists(img_dst):
         os.symlink(osp.abspath(img_src), img_dst)
     _init(ann_file)
+    check_categories(_COCO.dataset.get('categories', []), ann_file)
     jobs = [(i, osp.join(out, 'masks', split, osp.splitext(_COCO.imgs[i]['file_name'])[0] + '.png'))
             for i in sorted(_COCO.imgs)]
     labels = {}

@@ -25,14 +25,16 @@ class WSSSTTAModel(SegTTAModel):
             DALNet's ``dict(pos_sxy=1, pos_compat=1, bi_sxy=121, bi_srgb=5, bi_compat=4)``); None = ``{}``.
         view_merge (str): how views' class probabilities merge: 'mean' (mmseg's) or 'max' (per class and pixel, as
             ToCo's and DALNet's multi-scale test).
+        keep_probs (bool): also keep the merged class probabilities (C, H, W) as ``seg_probs`` (before any CRF):
+            what ``tools/make_pseudo_labels.py --tta`` turns into pseudo masks. Off for ``tools/test.py``.
     """
 
     def __init__(self, crf: Optional[dict] = None, crf_cfg: Optional[dict] = None, view_merge: str = 'mean',
-                 **kwargs):
+                 keep_probs: bool = False, **kwargs):
         super().__init__(**kwargs)
         if view_merge not in ('mean', 'max'):
             raise ValueError(f"view_merge must be 'mean' or 'max', got {view_merge!r}")
-        self.crf, self.crf_cfg, self.view_merge = crf, crf_cfg, view_merge
+        self.crf, self.crf_cfg, self.view_merge, self.keep_probs = crf, crf_cfg, view_merge, keep_probs
 
     def _probs(self, views) -> torch.Tensor:
         probs = torch.stack([v.seg_logits.data.softmax(dim=0) for v in views])
@@ -41,7 +43,10 @@ class WSSSTTAModel(SegTTAModel):
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
         merged = super().merge_preds(data_samples_list)
         for out, views in zip(merged, data_samples_list):
-            probs = self._probs(views) if self.view_merge == 'max' or self.crf is not None else None
+            need = self.view_merge == 'max' or self.crf is not None or self.keep_probs
+            probs = self._probs(views) if need else None
+            if self.keep_probs:
+                out.set_data(dict(seg_probs=PixelData(data=probs)))
             if self.view_merge == 'max':
                 out.set_data(dict(pred_sem_seg=PixelData(data=probs.argmax(0)[None])))
             if all('cams' in v for v in views):
