@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 import mmseg_wsss  # noqa: F401
 from mmseg_wsss.apis import build_split_dataset, init_wsss_model, load_inference_config, predict_item
-from mmseg_wsss.apis.cli import add_tta_args, tta_pipeline
-from mmseg_wsss.apis.protocol import tta_views, crf_parameters
+from mmseg_wsss.apis.cli import add_tta_args, tta_pipeline, without_annotations
+from mmseg_wsss.apis.protocol import crf_parameters, tta_views
 from mmseg_wsss.apis.pseudo_labels import write_pseudo_label
 from mmseg_wsss.utils.io import atomic_write_text
 
@@ -94,8 +94,7 @@ def main(argv=None):
     cfg = load_inference_config(args.config, args.cfg_options, None if args.source == 'auto' else args.source)
     pipeline = tta_pipeline(cfg, args)  # sets args.tta when --tta-scales / --tta-merge are given
     if args.tta:  # the views without the masks (a train split need not have them)
-        pipeline = [dict(s, transforms=[b for b in s['transforms'] if b[0].get('type') != 'LoadAnnotations'])
-                    if s.get('type') == 'TestTimeAug' else s for s in pipeline]
+        pipeline = without_annotations(pipeline)
     # fails fast on missing data, before loading weights
     dataset = build_split_dataset(cfg, args.split, pipeline=pipeline if args.tta else None)
     args.views_pipeline = pipeline

@@ -5,6 +5,8 @@ import glob
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 from mmengine.config import Config, DictAction
 
@@ -52,6 +54,13 @@ def tta_pipeline(cfg: Config, args) -> list:
     return pipeline
 
 
+def without_annotations(pipeline: list) -> list:
+    """A TTA pipeline without its ``LoadAnnotations`` branch: the views of an image that need not have a mask
+    (pseudo labels of a train split, a benchmark's synthetic image)."""
+    return [dict(s, transforms=[b for b in s['transforms'] if b[0].get('type') != 'LoadAnnotations'])
+            if s.get('type') == 'TestTimeAug' else s for s in pipeline]
+
+
 def load_config(args) -> Config:
     """Load ``args.config`` with ``--cfg-options`` (``data_root=`` moves every loader), the launcher and the work
     dir (default work_dirs/<name>)."""
@@ -94,3 +103,13 @@ def schedule_options(cfg_path: str, iters: int, data_root: str) -> list:
     if 'T_max' in scheds[last]:
         opts.append(f'param_scheduler.{last}.T_max={iters - begin}')
     return opts
+
+
+def run_script(root: str, *cmd, capture: bool = False, log=None) -> str:
+    """Run a repository script (``cmd``: its path relative to ``root`` and its arguments) with this interpreter, as
+    the analysis tools chain the normal tools; the command is printed first. Its output goes to ``log`` (an open
+    file, stderr included) or is returned (``capture``), else to this process's streams. Fails on a non-zero exit."""
+    print('$ ' + ' '.join(cmd), flush=True)
+    out = subprocess.run([sys.executable, *cmd], cwd=root, check=True, text=True,
+                         stdout=subprocess.PIPE if capture else log, stderr=subprocess.STDOUT if log else None)
+    return out.stdout if capture else ''

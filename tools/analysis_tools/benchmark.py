@@ -126,8 +126,8 @@ def tta_inference(model, cfg, size: int, device: str) -> float:
     import numpy as np
     from mmcv import imwrite
     from mmengine.dataset import Compose, pseudo_collate
-    pipeline = [dict(t, transforms=[b for b in t['transforms'] if b[0].get('type') != 'LoadAnnotations'])
-                if t.get('type') == 'TestTimeAug' else t for t in copy.deepcopy(cfg.tta_pipeline)]
+    from mmseg_wsss.apis.cli import without_annotations
+    pipeline = without_annotations(copy.deepcopy(cfg.tta_pipeline))
     tta = MODELS.build(dict(copy.deepcopy(cfg.tta_model), module=model))
     model.eval()
     with tempfile.TemporaryDirectory() as tmp:

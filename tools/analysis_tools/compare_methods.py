@@ -45,7 +45,6 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import textwrap
 import time
@@ -54,7 +53,7 @@ import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from mmseg_wsss.apis.cli import read_logged_metrics, schedule_options  # noqa: E402
+from mmseg_wsss.apis.cli import read_logged_metrics, run_script, schedule_options  # noqa: E402
 from mmseg_wsss.utils.io import atomic_write_text, read_label_png  # noqa: E402
 
 CAM_CFG = 'configs/toy/cam_r18-tiny-d8_1xb8-2k_toy-112x112.py'
@@ -75,10 +74,7 @@ ONLINE_SOURCES = dict(cam='online_cam_label_miou', carm='online_carm_label_miou'
 
 def run(*cmd, capture: bool = False, log=None) -> str:
     """Run a repository script with this interpreter; its output goes to ``log`` (or is returned)."""
-    print('$ ' + ' '.join(cmd), flush=True)
-    out = subprocess.run([sys.executable, *cmd], cwd=ROOT, check=True, text=True,
-                         stdout=subprocess.PIPE if capture else log, stderr=subprocess.STDOUT if log else None)
-    return out.stdout if capture else ''
+    return run_script(ROOT, *cmd, capture=capture, log=log)
 
 
 def method_configs() -> list:

@@ -25,11 +25,16 @@ from mmseg_wsss.evaluation import CAMMetric, label_map_quality
 from mmseg_wsss.utils.io import read_label_png
 
 
+def ground_truths(dataset, desc: str):
+    """(data info, ground-truth mask tensor) for every image of ``dataset``."""
+    for idx in tqdm(range(len(dataset)), desc=desc):
+        info = dataset.get_data_info(idx)
+        yield info, torch.from_numpy(read_label_png(info['seg_map_path']).astype(np.int64))
+
+
 def label_pairs(dataset, pseudo_dir=None):
     """(prediction, ground truth) tensors for every image of ``dataset``; all background without a folder."""
-    for idx in tqdm(range(len(dataset)), desc='eval pseudo labels'):
-        info = dataset.get_data_info(idx)
-        gt = torch.from_numpy(read_label_png(info['seg_map_path']).astype(np.int64))
+    for info, gt in ground_truths(dataset, 'eval pseudo labels'):
         if pseudo_dir is None:
             yield torch.zeros_like(gt), gt
             continue
@@ -47,9 +52,7 @@ def centre_prior(dataset, sigma: float = 0.25) -> dict:
     metric = CAMMetric()
     metric.dataset_meta = dataset.metainfo
     num_fg = len(dataset.metainfo['classes']) - 1
-    for idx in tqdm(range(len(dataset)), desc='centre prior'):
-        info = dataset.get_data_info(idx)
-        gt = torch.from_numpy(read_label_png(info['seg_map_path']).astype(np.int64))
+    for info, gt in ground_truths(dataset, 'centre prior'):
         h, w = gt.shape
         ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h - 0.5
         xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w - 0.5

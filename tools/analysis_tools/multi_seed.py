@@ -17,14 +17,13 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from mmseg_wsss.apis.cli import read_logged_metrics  # noqa: E402
+from mmseg_wsss.apis.cli import read_logged_metrics, run_script  # noqa: E402
 from mmseg_wsss.utils.io import atomic_write_text  # noqa: E402
 
 
@@ -42,9 +41,8 @@ def last_checkpoint(work: str) -> str:
 
 
 def run(cmd: list, log_path: str) -> None:
-    print('$ ' + ' '.join(cmd), flush=True)
     with open(log_path, 'a') as log:
-        subprocess.run([sys.executable, *cmd], cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
+        run_script(ROOT, *cmd, log=log)
 
 
 def summarize(per_seed: dict) -> dict:
