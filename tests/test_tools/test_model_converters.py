@@ -118,3 +118,98 @@ def test_converted_cam_network_matches_the_official_forward():
     assert want_cams.shape == (2, 20, 4, 5)  # output stride 16
     assert torch.allclose(out['cls_logits'], want_logits, rtol=1e-4, atol=1e-5)
     assert torch.allclose(model.cam_head.cams(out), want_cams, rtol=1e-4, atol=1e-5)
+
+
+AFA_KEYS = json.load(open(osp.join(ROOT, 'tests/fixtures/official_keys/afa_wetr_mit_b1.json')))['keys']
+AFA_CFG = 'configs/afa/afa_mit-b1_2xb2-20k_voc12aug-512x512.py'
+
+
+def _random_tensors(shapes: dict, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, shape in shapes.items():
+        if key.endswith('num_batches_tracked'):
+            out[key] = torch.zeros((), dtype=torch.long)
+        elif key.endswith('running_var'):
+            out[key] = 0.5 + torch.rand(shape, generator=g)
+        else:
+            out[key] = 0.1 * torch.randn(shape, generator=g)
+    return out
+
+
+def test_afa_official_checkpoint_converts_and_loads_strict(tmp_path):
+    """A checkpoint of AFA's official code (WeTr, MiT-B1, saved from its DDP wrapper: 195 keys under module.)
+    loads strict=True into the AFA config with the official-layout SegFormer head; every key is mapped."""
+    state = _random_tensors(AFA_KEYS)
+    src, dst = tmp_path / 'wetr_iter_20000.pth', tmp_path / 'afa_mmseg.pth'
+    torch.save(state, src)
+    res = run_tool('tools/model_converters/afa2mmseg.py', str(src), str(dst))
+    assert '195 keys -> 179 tensors, 20 classes' in res.stdout  # q and kv joined in each of the 8 blocks
+    ckpt = torch.load(dst, map_location='cpu', weights_only=False)
+    cfg = Config.fromfile(osp.join(ROOT, AFA_CFG))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.decode_head.type = 'SegformerOfficialHead'
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    # q and kv become the attention's in_proj; the MLP's linear layers 1x1 convs; attn_proj the affinity head
+    p = 'module.encoder.block4.1.attn.'
+    assert torch.equal(model.backbone.layers[3][1][1].attn.attn.in_proj_weight,
+                       torch.cat([state[p + 'q.weight'], state[p + 'kv.weight']]))
+    assert torch.equal(model.backbone.layers[0][1][0].ffn.layers[0].weight[:, :, 0, 0],
+                       state['module.encoder.block1.0.mlp.fc1.weight'])
+    assert torch.equal(model.heads.affinity.proj.weight, state['module.attn_proj.weight'])
+    assert ckpt['meta']['converter'] == 'afa2mmseg' and ckpt['meta']['decode_head'] == 'SegformerOfficialHead'
+    tool = load_tool('tools/model_converters/afa2mmseg.py')
+    bad = {k[len('module.'):]: v for k, v in state.items()}
+    bad['encoder.block2.0.attn.extra.weight'] = torch.zeros(1)
+    with pytest.raises(ValueError, match="unexpected encoder key 'block2.0.attn.extra.weight'"):
+        tool.convert_afa(bad)
+
+
+def _official_segformer_head(state: dict, feats: list) -> torch.Tensor:
+    """The official SegFormer head's forward (AFA / ECA ``SegFormerHead``), written from reading
+    wetr/segformer_head.py, in eval mode: per level a linear projection of the flattened features, all resized to
+    the finest level, concatenated c4, c3, c2, c1, a 1x1 conv without bias + BN + ReLU, the 1x1 classifier."""
+    c1 = feats[0]
+    levels = []
+    for k in (4, 3, 2, 1):
+        x = feats[k - 1]
+        n, _, h, w = x.shape
+        y = F.linear(x.flatten(2).transpose(1, 2), state[f'decoder.linear_c{k}.proj.weight'],
+                     state[f'decoder.linear_c{k}.proj.bias']).transpose(1, 2).reshape(n, -1, h, w)
+        levels.append(y if k == 1 else F.interpolate(y, size=c1.shape[2:], mode='bilinear', align_corners=False))
+    x = F.conv2d(torch.cat(levels, 1), state['decoder.linear_fuse.conv.weight'])
+    bn = 'decoder.linear_fuse.bn.'
+    x = F.relu(F.batch_norm(x, state[bn + 'running_mean'], state[bn + 'running_var'], state[bn + 'weight'],
+                            state[bn + 'bias'], False, 0.0, 1e-5))
+    return F.conv2d(x, state['decoder.linear_pred.weight'], state['decoder.linear_pred.bias'])
+
+
+def test_segformer_official_head_matches_the_official_forward():
+    """At small widths: the converted SegformerOfficialHead's logits equal the official head's; mmseg's
+    SegformerHead (norm + activation per level, c1..c4) with the same weights does not."""
+    tool = load_tool('tools/model_converters/afa2mmseg.py')
+    widths, ch, k = [8, 16, 24, 32], 16, 5
+    shapes = {f'decoder.linear_c{i + 1}.proj.weight': [ch, c] for i, c in enumerate(widths)}
+    shapes.update({f'decoder.linear_c{i + 1}.proj.bias': [ch] for i in range(4)})
+    shapes.update({'decoder.linear_fuse.conv.weight': [ch, 4 * ch, 1, 1], 'decoder.linear_pred.weight': [k, ch, 1, 1],
+                   'decoder.linear_pred.bias': [k], 'classifier.weight': [k - 1, 32, 1, 1],
+                   **{f'decoder.linear_fuse.bn.{n}': [ch] for n in ('weight', 'bias', 'running_mean', 'running_var')},
+                   'decoder.linear_fuse.bn.num_batches_tracked': []})
+    state = _random_tensors(shapes, seed=3)
+    converted = tool.convert_afa(state)
+    head = MODELS.build(dict(type='SegformerOfficialHead', in_channels=widths, in_index=[0, 1, 2, 3], channels=ch,
+                             num_classes=k, norm_cfg=dict(type='BN'))).eval()
+    head.load_state_dict({n[len('decode_head.'):]: v for n, v in converted.items() if n.startswith('decode_head.')},
+                         strict=True)
+    g = torch.Generator().manual_seed(4)
+    feats = [torch.randn(2, c, 32 // 2 ** i, 32 // 2 ** i, generator=g) for i, c in enumerate(widths)]
+    with torch.no_grad():
+        want = _official_segformer_head(state, feats)
+        got = head(feats)
+    assert got.shape == (2, k, 32, 32) and torch.allclose(got, want, atol=1e-5)
+    plain = MODELS.build(dict(type='SegformerHead', in_channels=widths, in_index=[0, 1, 2, 3], channels=ch,
+                              num_classes=k, norm_cfg=dict(type='BN'))).eval()
+    missing = plain.load_state_dict({n[len('decode_head.'):]: v for n, v in converted.items()
+                                     if n.startswith('decode_head.')}, strict=False).missing_keys
+    assert any('convs.0.bn' in m for m in missing)  # mmseg's layout has per-level norms the official one lacks
