@@ -20,7 +20,6 @@ ECA's DINO is not in its checkpoints (frozen, rebuilt from its own file) and nei
 official code keeps it outside the model): a converted ECA checkpoint starts the memory empty. Every key must be
 mapped; the output carries ``meta.converted_from``, the file's ``sha256`` and the dataset's classes.
 """
-import argparse
 import os.path as osp
 import re
 import sys
@@ -28,8 +27,8 @@ from collections import OrderedDict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from irn_cam2mmseg import save_converted, source_state_dict  # noqa: E402
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from mmseg_wsss.utils.checkpoint_convert import convert_cli  # noqa: E402
 
 MIT_BLOCK = {'norm1': 'norm1', 'norm2': 'norm2', 'attn.proj': 'attn.attn.out_proj', 'attn.sr': 'attn.sr',
              'attn.norm': 'attn.norm', 'mlp.fc1': 'ffn.layers.0', 'mlp.dwconv.dwconv': 'ffn.layers.1',
@@ -95,20 +94,12 @@ def convert_afa(state: dict) -> OrderedDict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('src', help="a checkpoint saved by AFA's or ECA's official training script")
-    p.add_argument('dst', help='the converted checkpoint')
-    args = p.parse_args(argv)
-    if not osp.isfile(args.src):
-        sys.exit(f'error: {args.src} not found')
-    try:
-        state = source_state_dict(torch.load(args.src, map_location='cpu', weights_only=True))
-        out = convert_afa(state)
-        save_converted(args.src, args.dst, out, 'afa2mmseg', dict(decode_head='SegformerOfficialHead'))
-    except ValueError as e:
-        sys.exit(f'error: {args.src}: {e}')
-    print(f'afa2mmseg: {len(state)} keys -> {len(out)} tensors, {out["cam_head.classifier.weight"].shape[0]} '
-          f'classes -> {args.dst} (test with --cfg-options model.decode_head.type=SegformerOfficialHead)')
+    def convert(state):
+        return convert_afa(state), '', dict(decode_head='SegformerOfficialHead')
+
+    convert_cli(argv, __doc__.split('\n')[0], "a checkpoint saved by AFA's or ECA's official training script",
+                'afa2mmseg', convert)
+    print('test it with --cfg-options model.decode_head.type=SegformerOfficialHead')
 
 
 if __name__ == '__main__':

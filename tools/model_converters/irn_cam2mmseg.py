@@ -13,17 +13,14 @@ with one line. The output carries ``meta.converted_from``, the source file's ``s
 names (``meta.dataset_meta``, from the classifier's class count), and loads ``strict=True`` into the CAM configs.
 ``clims2mmseg.py`` converts CLIMS's current release (``res50_clims.pth``, the same layout).
 """
-import argparse
-import hashlib
-import os
 import os.path as osp
 import sys
 from collections import OrderedDict
 
 import torch
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+from mmseg_wsss.utils.checkpoint_convert import convert_cli  # noqa: E402
 
 # alias prefix -> the prefix of the module it repeats (IRNet's Net: stage1 = Sequential(conv1, bn1, relu, maxpool,
 # layer1), stage2-4 = Sequential(layer2-4), backbone = ModuleList(stage1-4), newly_added = ModuleList(classifier))
@@ -40,17 +37,6 @@ def canonical(key: str) -> str:
         if key.startswith(alias):
             return canonical(target + key[len(alias):])
     return key
-
-
-def source_state_dict(obj) -> dict:
-    """The tensors of a loaded official file: a plain state dict, or one under 'state_dict' / 'model', with a
-    DataParallel 'module.' prefix or not."""
-    if isinstance(obj, dict) and not any(torch.is_tensor(v) for v in obj.values()):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    return OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in obj.items())
 
 
 def convert_irn_cam(state: dict):
@@ -80,47 +66,12 @@ def convert_irn_cam(state: dict):
     return out, dropped
 
 
-def dataset_meta(num_classes: int) -> dict:
-    """The class names and palette of the dataset a ``num_classes``-way classifier was trained on."""
-    from mmseg_wsss.utils.class_names import COCO14_CLASSES, COCO14_PALETTE, VOC12_CLASSES, VOC12_PALETTE
-    tables = {20: (VOC12_CLASSES, VOC12_PALETTE), 80: (COCO14_CLASSES, COCO14_PALETTE)}
-    if num_classes not in tables:
-        raise ValueError(f'a {num_classes}-class classifier: neither VOC (20) nor COCO (80)')
-    classes, palette = tables[num_classes]
-    return dict(classes=tuple(classes), palette=[list(p) for p in palette])
-
-
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
-def save_converted(src: str, dst: str, state: dict, converter: str, extra_meta: dict = None) -> None:
-    """``{'state_dict': state, 'meta': ...}`` at ``dst`` (what mmengine's and mmseg's loaders read)."""
-    meta = dict(dataset_meta=dataset_meta(state['cam_head.classifier.weight'].shape[0]),
-                converted_from=osp.basename(src), sha256=sha256(src), converter=converter, **(extra_meta or {}))
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save(dict(state_dict=state, meta=meta), dst)
-
-
 def main(argv=None, converter: str = 'irn_cam2mmseg', what: str = "IRNet's res50_cam.pth"):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('src', help=what)
-    p.add_argument('dst', help='the converted checkpoint')
-    args = p.parse_args(argv)
-    if not osp.isfile(args.src):
-        sys.exit(f'error: {args.src} not found')
-    try:
-        state = source_state_dict(torch.load(args.src, map_location='cpu', weights_only=True))
+    def convert(state):
         out, dropped = convert_irn_cam(state)
-        save_converted(args.src, args.dst, out, converter)
-    except ValueError as e:
-        sys.exit(f'error: {args.src}: {e}')
-    print(f'{converter}: {len(state)} keys -> {len(out)} tensors ({len(dropped)} aliases checked equal and '
-          f'dropped), {out["cam_head.classifier.weight"].shape[0]} classes -> {args.dst}')
+        return out, f' ({len(dropped)} aliases checked equal and dropped)', {}
+
+    convert_cli(argv, __doc__.split('\n')[0], what, converter, convert)
 
 
 if __name__ == '__main__':
