@@ -114,6 +114,9 @@ def run(args, cfg, dataset, jobs: Writer):
     bg_thr = model.test_cfg.bg_thr
     if args.tta:  # the CRF runs afterwards, in the writer, on the merged maps
         from mmseg.registry import MODELS
+        if source == 'cam' and args.tta_merge == 'max':
+            sys.exit('--tta-merge max: CAMs of the views are merged by their mean (max merges class probabilities, '
+                     'a decoder\'s); drop it or use --source decoder')
         model = MODELS.build(dict(cfg.tta_model, module=model, crf=None, keep_probs=True))
     high = bg_thr if args.high_thr is None else args.high_thr
     low = bg_thr if args.low_thr is None else args.low_thr
@@ -122,6 +125,13 @@ def run(args, cfg, dataset, jobs: Writer):
     palette = dataset.metainfo.get('palette')
     crf = crf_parameters(cfg.get('pseudo_label_crf') or {}) if args.crf else None
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    tta = None
+    if args.tta:
+        tta = dict(tta_views(args.views_pipeline), **(dict(cams_merge='mean') if source == 'cam' else
+                                                      dict(merge=model.view_merge)))
+    protocol = dict(split=args.split, source=source, high_thr=high, low_thr=low, conf_thr=args.conf_thr, crf=crf,
+                    tta=tta)
+    check_same_protocol(args.out_dir, protocol)
     os.makedirs(args.out_dir, exist_ok=True)
     done = skipped = 0
     for idx in tqdm(range(n), desc=f'pseudo labels ({source}{", crf" if args.crf else ""})'):
@@ -139,10 +149,23 @@ def run(args, cfg, dataset, jobs: Writer):
                          img_path=info['img_path'], out_path=out_path, high_thr=high, low_thr=low,
                          conf_thr=args.conf_thr, crf=crf, palette=palette))
         done += 1
-    summary = dict(config=args.config, checkpoint=args.checkpoint, split=args.split, source=source,
-                   high_thr=high, low_thr=low, conf_thr=args.conf_thr, crf=crf, images=n, workers=args.workers,
-                   tta=dict(tta_views(args.views_pipeline), merge=model.view_merge) if args.tta else None)
+    summary = dict(config=args.config, checkpoint=args.checkpoint, **protocol, images=n, workers=args.workers)
     return done, skipped, summary
+
+
+def check_same_protocol(out_dir: str, protocol: dict) -> None:
+    """A folder holds pseudo labels of one protocol: finished PNGs are skipped on a rerun, so a rerun with other
+    settings (source, thresholds, CRF, TTA) into a folder that a finished run described would mix two protocols
+    under one ``pseudo_labels.json``; it stops instead, naming the first difference."""
+    path = osp.join(out_dir, 'pseudo_labels.json')
+    if not osp.isfile(path) or not any(f.endswith('.png') for f in os.listdir(out_dir)):
+        return
+    with open(path) as f:
+        before = json.load(f)
+    for key, value in protocol.items():
+        if json.loads(json.dumps(value)) != before.get(key):
+            sys.exit(f'{out_dir} holds pseudo labels made with {key}={before.get(key)!r}, this run has {value!r}: '
+                     'use another --out-dir (or empty that one) so that one folder holds one protocol')
 
 
 if __name__ == '__main__':

@@ -28,15 +28,27 @@ def add_tta_args(parser: argparse.ArgumentParser) -> None:
     0.75 1.25 --tta-merge max``). ``--tta-scales`` / ``--tta-merge`` imply ``--tta``."""
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_pipeline)')
     parser.add_argument('--tta-scales', type=float, nargs='+', default=None,
-                        help="image scales of the test-time views instead of the config's (implies --tta)")
+                        help="ratios of the test-time views instead of the config's, relative to the test resize "
+                             "when the config has a fixed one, else to the image (implies --tta)")
     parser.add_argument('--tta-merge', choices=['mean', 'max'], default=None,
                         help="how the views' class probabilities merge instead of the config's (implies --tta)")
 
 
-def tta_pipeline(cfg: Config, args) -> list:
-    """``cfg.tta_pipeline`` with ``args.tta_scales`` as the scales of its Resize branch (when given); sets
-    ``cfg.tta_model.view_merge`` from ``args.tta_merge``. Also sets ``args.tta`` when either is given."""
+def test_resize_scale(cfg: Config):
+    """The fixed ``scale`` of the test pipeline's Resize (e.g. WeakCLIP's (2048, 512)), else None."""
+    steps = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline') or cfg.get('test_pipeline') or []
+    return next((tuple(t['scale']) for t in steps if t.get('type') == 'Resize' and t.get('scale')), None)
+
+
+def tta_pipeline(cfg: Config, args):
+    """``cfg.tta_pipeline`` with ``args.tta_scales`` as the ratios of its Resize branch (when given); sets
+    ``cfg.tta_model.view_merge`` from ``args.tta_merge``. Also sets ``args.tta`` when either is given; None when
+    no TTA is asked for. The ratios apply to what the config's own views are relative to: the test resize when
+    the test pipeline resizes to a fixed ``scale`` (mmseg 0.x's ``img_ratios``; WeakCLIP: short side 512), the
+    loaded image otherwise (``scale_factor``)."""
     args.tta = bool(args.tta or args.tta_scales or args.tta_merge)
+    if not args.tta:
+        return None
     pipeline = copy.deepcopy(cfg.tta_pipeline)
     if args.tta_merge:
         cfg.tta_model.view_merge = args.tta_merge
@@ -44,7 +56,10 @@ def tta_pipeline(cfg: Config, args) -> list:
         tta = next((s for s in pipeline if s.get('type') == 'TestTimeAug'), None)
         if tta is None:
             raise ValueError('--tta-scales: the config\'s tta_pipeline has no TestTimeAug step')
-        views = [dict(type='Resize', scale_factor=float(r), keep_ratio=True) for r in args.tta_scales]
+        base = test_resize_scale(cfg)
+        views = [dict(type='Resize', scale_factor=float(r), keep_ratio=True) if base is None else
+                 dict(type='Resize', scale=(int(base[0] * r), int(base[1] * r)), keep_ratio=True)
+                 for r in args.tta_scales]
         branches = tta['transforms']
         i = next((i for i, b in enumerate(branches) if {t.get('type') for t in b} == {'Resize'}), None)
         if i is None:

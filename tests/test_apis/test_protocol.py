@@ -81,3 +81,17 @@ def test_weakclip_pseudo_mask_protocol_is_in_its_configs():
         assert views['flip'] and [s[1] for s in views['scales']] == [256, 384, 512, 640, 768, 896]
         assert cfg.get('tta_model', {}).get('view_merge', 'mean') == 'mean'
         assert cfg.pseudo_label_crf == crf
+
+
+def test_tta_scales_are_ratios_of_the_test_resize_when_the_config_has_one():
+    """WeakCLIP's views are sizes relative to its test resize (short side 512): --tta-scales keeps that meaning
+    (mmseg 0.x's img_ratios), so --tta-scales 1.0 is the config's 512 view, not the raw image."""
+    from argparse import Namespace
+
+    from mmseg_wsss.apis.cli import tta_pipeline
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/weakclip/weakclip_vit-b16_8xb2-20k_voc12aug-512x512.py'))
+    args = Namespace(tta=False, tta_scales=[1.0, 0.5], tta_merge=None)
+    views = tta_pipeline(cfg, args)[1]['transforms'][0]
+    assert args.tta and views == [dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+                                  dict(type='Resize', scale=(1024, 256), keep_ratio=True)]
+    assert tta_pipeline(cfg, Namespace(tta=False, tta_scales=None, tta_merge=None)) is None  # nothing asked

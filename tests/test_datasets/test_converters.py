@@ -154,6 +154,7 @@ def test_coco2014_every_category_lands_on_its_class(tmp_path):
     res = run_tool('tools/dataset_converters/coco2014.py', str(coco), '--out', str(tmp_path / 'bad'), '--splits',
                    'train2014', '--nproc', '1', check=False)
     assert res.returncode != 0 and "category id 18 is 'thing', COCO's is 'dog'" in res.stderr
+    assert not (tmp_path / 'bad').exists()  # stopped before writing anything
 
 
 def _user_folder(toy_root, tmp_path, n=24, png_every=0):

@@ -90,9 +90,14 @@ def test_make_pseudo_labels_rerun_and_crf(cam_ckpt, toy_root, tmp_path):
     assert not list(out.glob('.tmp-*'))
     mtimes = {p: p.stat().st_mtime_ns for p in out.glob('*.png')}
     res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(out),
-                   '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
+                   '--high-thr', '0.6', '--low-thr', '0.2', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
     assert '0 written, 24 already there' in res.stdout
     assert mtimes == {p: p.stat().st_mtime_ns for p in out.glob('*.png')}
+    # other settings into the same folder would mix two protocols under one pseudo_labels.json: refused
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(out), '--crf',
+                   '--high-thr', '0.6', '--low-thr', '0.2', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}',
+                   check=False)
+    assert res.returncode != 0 and 'holds pseudo labels made with crf=None' in res.stderr
     res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf'),
                    '--crf', '--limit', '3', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}')
     assert '3 written' in res.stdout
@@ -117,7 +122,7 @@ def test_make_pseudo_labels_tta_and_config_crf(cam_ckpt, toy_root, tmp_path):
              *opts, '--cfg-options', f'data_root={toy_root}')
     s = json.load(open(tmp_path / 'tta' / 'pseudo_labels.json'))
     want = tta_views(Config.fromfile(TOY_CAM_CFG).tta_pipeline)
-    assert s['tta'] == dict(want, merge='mean') and len(want['scales']) > 1 and s['crf'] is None
+    assert s['tta'] == dict(want, cams_merge='mean') and len(want['scales']) > 1 and s['crf'] is None
     pngs = sorted((tmp_path / 'tta').glob('*.png'))
     assert len(pngs) == 6
     labels = json.load(open(osp.join(toy_root, 'cls_labels.json')))['labels']
@@ -128,11 +133,14 @@ def test_make_pseudo_labels_tta_and_config_crf(cam_ckpt, toy_root, tmp_path):
         changed += int(not np.array_equal(lab, np.array(Image.open(tmp_path / 'one' / png.name))))
     assert changed > 0  # the views matter
     run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'crf'), '--crf',
-             '--tta-scales', '1.0', '--tta-merge', 'max', *opts, '--cfg-options', f'data_root={toy_root}',
+             '--tta-scales', '1.0', *opts, '--cfg-options', f'data_root={toy_root}',
              'pseudo_label_crf.bi_sxy=20', 'pseudo_label_crf.n_iters=3')
     s = json.load(open(tmp_path / 'crf' / 'pseudo_labels.json'))
-    assert s['tta'] == dict(scales=[1.0], flip=True, merge='max')
+    assert s['tta'] == dict(scales=[1.0], flip=True, cams_merge='mean')  # CAMs merge by their mean
     assert s['crf'] == crf_parameters(dict(bi_sxy=20, n_iters=3)) and s['crf']['bi_srgb'] == 5
+    res = run_tool('tools/make_pseudo_labels.py', TOY_CAM_CFG, cam_ckpt, '--out-dir', str(tmp_path / 'max'),
+                   '--tta-merge', 'max', *opts, '--cfg-options', f'data_root={toy_root}', check=False)
+    assert res.returncode != 0 and 'CAMs of the views are merged by their mean' in res.stderr
 
 
 def test_pseudo_labels_corrupt_image_leaves_no_partial_output(cam_ckpt, toy_root, tmp_path):

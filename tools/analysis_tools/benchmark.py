@@ -18,7 +18,7 @@ at half the crop) and their largest difference. Numbers, not assertions: run it 
 ``--at-iter`` is given. ``--random-weights``: the same architectures without fetching CLIP / DINO weights.
 ``--amp``: the step under autocast (CUDA: float16 with a gradient scaler, as mmengine's AmpOptimWrapper; CPU:
 bfloat16). ``--tta``: also one test-time-augmented inference of one image of the crop's size through the config's
-``tta_pipeline`` and ``tta_model`` (the path of ``tools/test.py --tta``), timed. ``--oneline``: one line
+``tta_pipeline`` and ``tta_model`` (the path of ``tools/test.py --tta``), timed after one warm-up run. ``--oneline``: one line
 (``tools/analysis_tools/gpu_check.sh`` prints one per config).
 """
 import argparse
@@ -136,7 +136,7 @@ def tta_inference(model, cfg, size: int, device: str) -> float:
         data = pseudo_collate([Compose(pipeline)(dict(img_path=path, img_id='image', img_labels=[1],
                                                      seg_fields=[], reduce_zero_label=False))])
         with torch.no_grad():
-            return timed(lambda: tta.test_step(data), 1, 0, device)
+            return timed(lambda: tta.test_step(data), 1, 1, device)  # one warm-up run first
 
 
 def main(argv=None):
@@ -182,7 +182,9 @@ def main(argv=None):
         torch.cuda.reset_peak_memory_stats()
 
     cuda = args.device.startswith('cuda')
-    scaler = torch.amp.GradScaler('cuda') if args.amp and cuda else None
+    scaler = None
+    if args.amp and cuda:  # torch.amp.GradScaler from torch 2.3; torch.cuda.amp's before (the README allows 2.1)
+        scaler = torch.amp.GradScaler('cuda') if hasattr(torch.amp, 'GradScaler') else torch.cuda.amp.GradScaler()
     amp_dtype = torch.float16 if cuda else torch.bfloat16
 
     def autocast():

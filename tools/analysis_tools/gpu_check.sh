@@ -7,20 +7,27 @@
 #     bash tools/analysis_tools/gpu_check.sh [CONFIG ...]        # default: the configs listed below
 #
 # Without CUDA it prints one line saying it skipped and exits 0 (GPU_CHECK_DEVICE=cpu runs it on the CPU anyway,
-# as the tests do with a toy config). ITERS (default 20) and PER_CONFIG_TIMEOUT (seconds, default 70) are
+# as the tests do with a toy config). ITERS (default 20) and PER_CONFIG_TIMEOUT (seconds, default 40) are
 # read from the environment; the whole default list is sized for under 8 minutes on one H100 (six configs x two
-# AMP settings, each capped at PER_CONFIG_TIMEOUT). Paste the lines into the README's GPU table.
+# AMP settings, each capped at PER_CONFIG_TIMEOUT: 12 x 40 s at most). Paste the lines into the README's GPU table.
 set -u
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && PY=.venv/bin/python
 ITERS=${ITERS:-20}
-TIMEOUT=${PER_CONFIG_TIMEOUT:-70}
+TIMEOUT=${PER_CONFIG_TIMEOUT:-40}
 DEVICE=${GPU_CHECK_DEVICE:-}
 if [ -z "$DEVICE" ]; then
-    if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)' 2>/tmp/gpu_check_err.$$
+    rc=$?
+    if [ $rc -eq 3 ]; then
+        rm -f /tmp/gpu_check_err.$$
         echo "gpu_check: no CUDA device on this machine: skipped (nothing run)"
         exit 0
+    elif [ $rc -ne 0 ]; then  # a broken environment is not "no GPU"
+        echo "gpu_check: cannot import torch with $PY: $(tail -n 1 /tmp/gpu_check_err.$$)"
+        rm -f /tmp/gpu_check_err.$$
+        exit 1
     fi
     DEVICE=cuda
 fi

@@ -82,12 +82,12 @@ def convert_split(coco_root, out, split, nproc, keep_empty):
                    None)
     if img_src is None:
         sys.exit(f'error: image folder {split} not found under {coco_root}')
+    _init(ann_file)
+    check_categories(_COCO.dataset.get('categories', []), ann_file)  # before anything is written
     img_dst = osp.join(out, 'images', split)
     os.makedirs(osp.dirname(img_dst), exist_ok=True)
     if not osp.exists(img_dst):
         os.symlink(osp.abspath(img_src), img_dst)
-    _init(ann_file)
-    check_categories(_COCO.dataset.get('categories', []), ann_file)
     jobs = [(i, osp.join(out, 'masks', split, osp.splitext(_COCO.imgs[i]['file_name'])[0] + '.png'))
             for i in sorted(_COCO.imgs)]
     labels = {}

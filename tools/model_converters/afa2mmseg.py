@@ -17,7 +17,9 @@ saved as ``torch.save(DDP.state_dict())``: 195 keys under ``module.``). Mapping:
 * ``attn_proj`` -> ``heads.affinity.proj`` (AFA's affinity from attention), ``classifier.weight`` ->
   ``cam_head.classifier.weight``.
 ECA's DINO is not in its checkpoints (frozen, rebuilt from its own file) and neither is its prototype memory (the
-official code keeps it outside the model): a converted ECA checkpoint starts the memory empty. Every key must be
+official code keeps it outside the model): a converted ECA checkpoint loads with that one buffer missing
+(``pseudo_label_sources.carm.memory.bank`` keeps its random initialisation; tools/test.py warns, and inference
+does not use it). Every key must be
 mapped; the output carries ``meta.converted_from``, the file's ``sha256`` and the dataset's classes.
 """
 import os.path as osp
