@@ -1,11 +1,11 @@
 """Write pseudo labels (PNG masks) from a trained model's CAMs or decoder predictions.
 
     python tools/make_pseudo_labels.py CONFIG CHECKPOINT --out-dir work_dirs/pseudo [--crf] [--split train]
-        [--source auto|cam|decoder] [--high-thr T --low-thr T] [--conf-thr P]
+        [--source auto|cam|decoder] [--high-thr T --low-thr T] [--conf-thr P] [--keep-absent]
         [--tta] [--tta-scales S ...] [--tta-merge mean|max]
 
 * 255 marks pixels that are unsure (between --low-thr and --high-thr for CAMs, below --conf-thr for a decoder)
-  and pixels predicted as a class absent from the image's labels.
+  and pixels predicted as a class absent from the image's labels (a decoder's: kept with ``--keep-absent``).
 * CAM thresholds default to the model's ``test_cfg.bg_thr`` (one hard threshold, no unsure band).
 * ``--tta``: the config's ``tta_pipeline`` views (scales x flip; ``--tta-scales`` / ``--tta-merge`` change them)
   merged as ``tta_model.view_merge`` says (class probabilities; CAMs by their mean), before the CRF.
@@ -48,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--high-thr', type=float, default=None, help='CAM foreground threshold (default bg_thr)')
     p.add_argument('--low-thr', type=float, default=None, help='CAM background threshold (default bg_thr)')
     p.add_argument('--conf-thr', type=float, default=0.0, help='decoder: min class probability, else 255')
+    p.add_argument('--keep-absent', action='store_true',
+                   help='decoder: keep pixels predicted as a class absent from the image label (default: 255, '
+                        "WeakCLIP's Eq. 14); the official WeakCLIP masks were made without that step")
     p.add_argument('--crf', action='store_true',
                    help="refine with a dense CRF (the config's pseudo_label_crf, else the defaults)")
     add_tta_args(p)
@@ -118,6 +121,8 @@ def run(args, cfg, dataset, jobs: Writer):
             sys.exit('--tta-merge max: CAMs of the views are merged by their mean (max merges class probabilities, '
                      'a decoder\'s); drop it or use --source decoder')
         model = MODELS.build(dict(cfg.tta_model, module=model, crf=None, keep_probs=True))
+    if args.keep_absent and source == 'cam':
+        sys.exit('--keep-absent is for a decoder\'s predictions (CAMs exist only for the image\'s classes)')
     high = bg_thr if args.high_thr is None else args.high_thr
     low = bg_thr if args.low_thr is None else args.low_thr
     if low > high:
@@ -130,7 +135,7 @@ def run(args, cfg, dataset, jobs: Writer):
         tta = dict(tta_views(args.views_pipeline), **(dict(cams_merge='mean') if source == 'cam' else
                                                       dict(merge=model.view_merge)))
     protocol = dict(split=args.split, source=source, high_thr=high, low_thr=low, conf_thr=args.conf_thr, crf=crf,
-                    tta=tta)
+                    tta=tta, absent_classes='kept' if args.keep_absent else 'ignored')
     check_same_protocol(args.out_dir, protocol)
     os.makedirs(args.out_dir, exist_ok=True)
     done = skipped = 0
@@ -145,7 +150,7 @@ def run(args, cfg, dataset, jobs: Writer):
             maps = res.cams.data
         else:
             maps = res.seg_probs.data if args.tta else res.seg_logits.data.softmax(0)
-        jobs.submit(dict(source=source, maps=maps.float().cpu().numpy(), img_label_ids=info['img_labels'],
+        jobs.submit(dict(source=source, maps=maps.float().cpu().numpy(), img_label_ids=None if args.keep_absent else info['img_labels'],
                          img_path=info['img_path'], out_path=out_path, high_thr=high, low_thr=low,
                          conf_thr=args.conf_thr, crf=crf, palette=palette))
         done += 1
@@ -162,9 +167,11 @@ def check_same_protocol(out_dir: str, protocol: dict) -> None:
         return
     with open(path) as f:
         before = json.load(f)
+    defaults = dict(absent_classes='ignored')  # folders written before the key existed
     for key, value in protocol.items():
-        if json.loads(json.dumps(value)) != before.get(key):
-            sys.exit(f'{out_dir} holds pseudo labels made with {key}={before.get(key)!r}, this run has {value!r}: '
+        was = before.get(key, defaults.get(key))
+        if json.loads(json.dumps(value)) != was:
+            sys.exit(f'{out_dir} holds pseudo labels made with {key}={was!r}, this run has {value!r}: '
                      'use another --out-dir (or empty that one) so that one folder holds one protocol')
 
 

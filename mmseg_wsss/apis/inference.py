@@ -29,8 +29,13 @@ def load_inference_config(config: str, cfg_options=None, source: str = None) -> 
 
 
 def init_wsss_model(cfg: Config, checkpoint: str, device: str = None):
-    """``mmseg.apis.init_model`` on this machine's default device (CUDA if present, else CPU)."""
-    return init_model(cfg, checkpoint, device=device or ('cuda:0' if torch.cuda.is_available() else 'cpu'))
+    """``mmseg.apis.init_model`` on this machine's default device (CUDA if present, else CPU). The model is
+    built under a fixed torch seed (``randomness.seed``, else 0; the caller's random state is left as it was), so
+    parts that no file fills (a frozen tower built with ``pretrained=None``) are the same in every run."""
+    seed = (cfg.get('randomness') or {}).get('seed')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0 if seed is None else int(seed))
+        return init_model(cfg, checkpoint, device=device or ('cuda:0' if torch.cuda.is_available() else 'cpu'))
 
 
 def build_split_dataset(cfg: Config, split: str, with_masks: bool = False, pipeline: list = None):

@@ -4,6 +4,7 @@ import argparse
 import hashlib
 import os
 import os.path as osp
+import pickle
 import sys
 from collections import OrderedDict
 from typing import Callable, Optional, Tuple
@@ -40,13 +41,26 @@ def sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def save_converted(src: str, dst: str, state: dict, converter: str, extra_meta: Optional[dict] = None) -> None:
+def foreground_classes(state: dict) -> int:
+    """The foreground class count of a converted state dict: the CAM classifier's rows, or the segmentation
+    head's output channels less the background."""
+    if 'cam_head.classifier.weight' in state:
+        return state['cam_head.classifier.weight'].shape[0]
+    if 'decode_head.conv_seg.weight' in state:
+        return state['decode_head.conv_seg.weight'].shape[0] - 1
+    raise ValueError('neither cam_head.classifier.weight nor decode_head.conv_seg.weight: no class count')
+
+
+def save_converted(src: str, dst: str, state: dict, converter: str, extra_meta: Optional[dict] = None) -> dict:
     """``{'state_dict': state, 'meta': ...}`` at ``dst`` (what mmengine's and mmseg's loaders read): the dataset's
-    classes (from ``cam_head.classifier.weight``), ``converted_from``, the source's ``sha256``, the converter."""
-    meta = dict(dataset_meta=dataset_meta(state['cam_head.classifier.weight'].shape[0]),
-                converted_from=osp.basename(src), sha256=sha256(src), converter=converter, **(extra_meta or {}))
+    classes (from the classifier's class count, or ``extra_meta['dataset_meta']``), ``converted_from``, the
+    source's ``sha256``, the converter; returns the meta."""
+    extra_meta = dict(extra_meta or {})
+    meta = dict(dataset_meta=extra_meta.pop('dataset_meta', None) or dataset_meta(foreground_classes(state)),
+                converted_from=osp.basename(src), sha256=sha256(src), converter=converter, **extra_meta)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict=state, meta=meta), dst)
+    return meta
 
 
 def convert_cli(argv, description: str, src_help: str, converter: str,
@@ -56,14 +70,22 @@ def convert_cli(argv, description: str, src_help: str, converter: str,
     p = argparse.ArgumentParser(description=description)
     p.add_argument('src', help=src_help)
     p.add_argument('dst', help='the converted checkpoint')
+    p.add_argument('--trust-pickle', action='store_true',
+                   help='load the file with weights_only=False (runner checkpoints whose meta holds objects '
+                        'other than tensors and plain types; only for files you trust)')
     args = p.parse_args(argv)
     if not osp.isfile(args.src):
         sys.exit(f'error: {args.src} not found')
     try:
-        state = source_state_dict(torch.load(args.src, map_location='cpu', weights_only=True))
+        obj = torch.load(args.src, map_location='cpu', weights_only=not args.trust_pickle)
+    except pickle.UnpicklingError as e:
+        sys.exit(f'error: {args.src}: torch.load(weights_only=True) refused it ({str(e).splitlines()[0]}); if you '
+                 'trust the file, rerun with --trust-pickle')
+    try:
+        state = source_state_dict(obj)
         out, note, extra = convert(state)
-        save_converted(args.src, args.dst, out, converter, extra)
+        meta = save_converted(args.src, args.dst, out, converter, extra)
     except ValueError as e:
         sys.exit(f'error: {args.src}: {e}')
     print(f'{converter}: {len(state)} keys -> {len(out)} tensors{note}, '
-          f'{out["cam_head.classifier.weight"].shape[0]} classes -> {args.dst}')
+          f'{len(meta["dataset_meta"]["classes"]) - 1} classes -> {args.dst}')

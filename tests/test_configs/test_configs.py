@@ -72,7 +72,15 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         if name.startswith('eca_'):  # the paper's defaults
             assert carm.get('seed_bg', 'paper') == 'paper' and losses.corr.form == 'js'
             assert losses.aff.labels == 'carm' and cfg.model.pseudo_labels.cam.affinity is None
-    if name.startswith('weakclip'):
+    if name.startswith('weakclip-official'):  # the official code's layout, for its converted release
+        m = cfg.model
+        assert m.backbone.out_indices == (3, 5, 7, 11) and not m.neck.matcher.chained and m.neck.matcher.shared_proj
+        assert m.backbone.pretrained is None and m.encoders.text.pretrained is None  # the towers come from the file
+        assert m.backbone.quick_gelu and m.encoders.text.quick_gelu
+        assert m.backbone.model_cfg.vision_cfg.image_size == 512 and m.encoders.text.model_cfg.text_cfg.context_length == 13
+        assert m.data_preprocessor.mean == [123.675, 116.28, 103.53]
+        assert len(m.encoders.text.class_names) == m.decode_head.num_classes == (91 if 'coco' in name else 21)
+    if name.startswith('weakclip_'):
         m = cfg.model
         assert m.backbone.type == 'OpenCLIPImageEncoder' and m.neck.type == 'TextGuidedNeck'
         assert m.decode_head.type == 'FPNHead' and m.encoders.text.n_ctx == 8 and not m.encoders.text.frozen
@@ -117,7 +125,11 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
                 assert m.data_preprocessor.mean == [127.5] * 3 and m.data_preprocessor.std == [127.5] * 3
             assert {'gia-lea': ('gia', 'lea'), 'gia': ('gia', )}.get(name.split('_')[0][7:], ('gia', 'lea', 'cc')) \
                 == tuple(k for k in ('gia', 'lea', 'cc') if losses.get(k) is not None)
-    if name.startswith('clims'):
+    if name.startswith('clims-camready'):  # the camera-ready release's network (inference of converted weights)
+        assert cfg.model.cam_head.type == 'BottleneckCAMHead' and cfg.model.test_cfg.cam_flip
+        assert cfg.model.data_preprocessor.mean == [122.771, 116.746, 104.094]  # CLIP's, as its inference
+        assert tuple(cfg.model.test_cfg.cam_scales) == (1.0, 0.5, 1.5, 2.0)
+    if name.startswith('clims_'):
         assert cfg.model.cam_head.type == 'SigmoidCAMHead' and cfg.model.losses.clims.type == 'CLIMSLoss'
         assert set(cfg.model.encoders) == {'clip_image', 'clip_text'}
         assert cfg.optim_wrapper.constructor == 'FrozenAwareOptimWrapperConstructor'
@@ -150,12 +162,14 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     # model: builds without touching pretrained weights, matches the dataset, and computes its losses
     model_cfg = _without_downloads(copy.deepcopy(cfg.model))
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    assert model.num_classes == num_classes
+    inference_only = cfg.model.get('test_cfg', {}).get('keep_channels') is not None  # more slots than classes
+    assert (model.out_channels if inference_only else model.num_classes) == num_classes
     # OpenAI's CLIP towers run with QuickGELU (their training activation), every other tower with its own GELU
     clip_parts = [m for m in model.modules() if type(m).__name__.startswith('OpenCLIP')]
     for part in clip_parts:
         quick = any(isinstance(m, QuickGELU) for m in part.modules())
-        assert quick == (clip_pretrained_tags(cfg.model) == {'openai'}), type(part).__name__
+        openai = clip_pretrained_tags(cfg.model) == {'openai'} or name.startswith('weakclip-official')
+        assert quick == openai, type(part).__name__
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.data_root = root
     if ds_cfg.get('pseudo_label_dir'):
@@ -169,6 +183,11 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
         if 'gt_sem_seg' in s:
             s.gt_sem_seg = PixelData(data=s.gt_sem_seg.data[:, :64, :64])
     model.train()
+    if inference_only:
+        with pytest.raises(ValueError, match='keep_channels is for inference'):
+            model.loss(data['inputs'], data['data_samples'])
+        _check_predicts(model, cfg, data, num_classes)
+        return
     # toy configs: at the iteration where every loss term is on (the real ones stay at 0: cheap)
     starts = [t.get('start_iter', 0) for t in (cfg.model.get('losses') or {}).values() if t is not None]
     hub = MessageHub.get_current_instance()
@@ -209,7 +228,11 @@ def test_config_builds_model_and_datasets(path, toy_root, voc_like_root, coco_li
     if cfg.model.backbone.get('frozen_stages', -1) >= 0:
         assert 'backbone.conv1.weight' in frozen
 
-    # and the model predicts standard samples (CAM models: with their CAMs)
+    _check_predicts(model, cfg, data, num_classes)
+
+
+def _check_predicts(model, cfg, data, num_classes):
+    """The model predicts standard samples (CAM models: with their CAMs)."""
     model.eval()
     with torch.no_grad():
         out = model.predict(data['inputs'], data['data_samples'])

@@ -213,3 +213,75 @@ def test_segformer_official_head_matches_the_official_forward():
     missing = plain.load_state_dict({n[len('decode_head.'):]: v for n, v in converted.items()
                                      if n.startswith('decode_head.')}, strict=False).missing_keys
     assert any('convs.0.bn' in m for m in missing)  # mmseg's layout has per-level norms the official one lacks
+
+
+CR_KEYS = json.load(open(osp.join(ROOT, 'tests/fixtures/official_keys/clims_camready.json')))['keys']
+CR_CFG = 'configs/clims/clims-camready_r50-d16_1xb16-6.6k_voc12aug-512x512.py'
+
+
+def _official_camready_cams(state: dict, x: torch.Tensor) -> torch.Tensor:
+    """The camera-ready CLIMS inference (``previous_version``: ``CLIMS.forward(x, inference=True)[:, 1:]`` then
+    ReLU, as inference_cam.py), written from reading models/clip_resnet.py and models/resnet.py: a
+    torchvision-named ResNet-50 with strides (1, 2, 2, 1) for layer1-4 (the stride on each bottleneck's 3x3
+    conv), then a bottleneck whose activations are LeakyReLU(0.01) with an identity shortcut, then a 1x1
+    classifier without bias whose channel 0 is the background."""
+    net = torchvision.models.resnet50(weights=None)
+    net.layer4[0].conv2.stride = (1, 1)
+    net.layer4[0].downsample[0].stride = (1, 1)
+    missing, unexpected = net.load_state_dict({k: v for k, v in state.items() if not k.startswith('cam_head.')},
+                                              strict=False)
+    assert set(missing) == {'fc.weight', 'fc.bias'} and not unexpected
+    net.eval()
+    f = net.layer4(net.layer3(net.layer2(net.layer1(net.maxpool(net.relu(net.bn1(net.conv1(x))))))))
+
+    def bn(t, p):
+        return F.batch_norm(t, state[p + 'running_mean'], state[p + 'running_var'], state[p + 'weight'],
+                            state[p + 'bias'], False, 0.0, 1e-5)
+
+    h = 'cam_head.0.'
+    y = F.leaky_relu(bn(F.conv2d(f, state[h + 'conv1.weight']), h + 'bn1.'), 0.01)
+    y = F.leaky_relu(bn(F.conv2d(y, state[h + 'conv2.weight'], padding=1), h + 'bn2.'), 0.01)
+    y = F.leaky_relu(bn(F.conv2d(y, state[h + 'conv3.weight']), h + 'bn3.') + f, 0.01)
+    return F.relu(F.conv2d(y, state['cam_head.1.weight'])[:, 1:])
+
+
+def test_clims_camera_ready_converts_loads_strict_and_matches_the_official_forward(tmp_path):
+    """The camera-ready CLIMS layout (key list generated from previous_version's classes) converts through
+    clims2mmseg.py (recognised by its keys), loads strict=True into the camera-ready config, and the converted
+    network's inference CAMs equal a transcription of the official inference; the background channel is in no
+    CAM."""
+    g = torch.Generator().manual_seed(11)
+    state = {}
+    for key, shape in CR_KEYS.items():
+        if key.endswith('num_batches_tracked'):
+            state[key] = torch.zeros((), dtype=torch.long)
+        elif key.endswith('running_var'):
+            state[key] = 0.5 + torch.rand(shape, generator=g)
+        elif key.endswith(('running_mean', '.bias')):
+            state[key] = 0.1 * torch.randn(shape, generator=g)
+        elif len(shape) == 1:
+            state[key] = 1 + 0.1 * torch.randn(shape, generator=g)
+        else:
+            state[key] = torch.randn(shape, generator=g) * (1.0 / int(torch.tensor(shape[1:]).prod())) ** 0.5
+    src, dst = tmp_path / 'clims_voc12.pth', tmp_path / 'clims_camready_mmseg.pth'
+    torch.save(state, src)
+    res = run_tool('tools/model_converters/clims2mmseg.py', str(src), str(dst))
+    n = len(CR_KEYS)
+    assert f'{n} keys -> {n} tensors (camera-ready: BottleneckCAMHead, with a background channel), 20 classes' \
+        in res.stdout
+    ckpt = torch.load(dst, map_location='cpu', weights_only=False)
+    assert ckpt['meta']['cam_head'] == 'BottleneckCAMHead' and len(ckpt['meta']['dataset_meta']['classes']) == 21
+    model = _build(CR_CFG)
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([122.771, 116.746, 104.094])
+    x = torch.randn(2, 3, 64, 80, generator=g)
+    with torch.no_grad():
+        want = _official_camready_cams(state, x)
+        out = model.cam_head(model.backbone(x))
+        got = model.cam_head.inference_cams(out)
+    assert want.shape == got.shape == (2, 20, 4, 5) and want.abs().max() > 0.1
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert out['bg_logits'].shape == (2, 1, 4, 5)
+    tool = load_tool('tools/model_converters/clims2mmseg.py')
+    with pytest.raises(ValueError, match="unexpected key 'cam_head.2.weight'"):
+        tool.convert_clims_camready(dict(state, **{'cam_head.2.weight': torch.zeros(1)}))

@@ -6,6 +6,7 @@ import json
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -59,6 +60,29 @@ def test_weakclip_on_cam_seeds(toy_root, tmp_path):
     for png in pngs:  # Eq. 14: a class outside the image's labels is 255
         ids = set(np.unique(np.array(Image.open(png))).tolist()) - {0, 255}
         assert ids <= set(labels[png.stem])
+    # --keep-absent (the official masks): the same predictions without Eq. 14; they differ only where Eq. 14 put
+    # 255, and eval_pseudo_labels --reference compares the two folders pixel by pixel
+    kept = tmp_path / 'masks_kept'
+    run_tool('tools/make_pseudo_labels.py', WEAKCLIP_CFG, ckpt, '--out-dir', str(kept), '--source', 'decoder',
+             '--keep-absent', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}', *RANDOM_CLIP)
+    assert json.load(open(kept / 'pseudo_labels.json'))['absent_classes'] == 'kept'
+    same = total = absent = 0
+    for png in pngs:
+        a, b = np.array(Image.open(png)), np.array(Image.open(kept / png.name))
+        assert (b != 255).all()  # no confidence threshold, no Eq. 14: every pixel keeps its argmax
+        assert ((a == b) | (a == 255)).all()
+        absent += int(np.isin(b, [0, *labels[png.stem]], invert=True).sum())
+        same, total = same + int((a == b).sum()), total + a.size
+    assert absent == total - same  # exactly the pixels of absent classes changed
+    res = run_tool('tools/analysis_tools/eval_pseudo_labels.py', WEAKCLIP_CFG, str(masks), '--reference', str(kept),
+                   '--split', 'train_eval', '--cfg-options', f'data_root={toy_root}', *RANDOM_CLIP)
+    cmp = json.loads(res.stdout.strip().splitlines()[-1])
+    assert cmp['pixel_agreement'] == pytest.approx(100.0 * same / total) and cmp['reference'] == str(kept)
+    # a folder made with Eq. 14 refuses a rerun without it
+    res = run_tool('tools/make_pseudo_labels.py', WEAKCLIP_CFG, ckpt, '--out-dir', str(masks), '--source', 'decoder',
+                   '--keep-absent', '--cfg-options', f'train_dataloader.dataset.data_root={toy_root}', *RANDOM_CLIP,
+                   check=False)
+    assert res.returncode != 0 and "absent_classes='ignored'" in res.stderr
 
     # a seed folder that lacks an image is one clear error before training
     (seeds / pngs[3].name).unlink()

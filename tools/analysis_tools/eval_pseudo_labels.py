@@ -7,6 +7,8 @@ fraction of pixels that are confident (``mmseg_wsss.evaluation.label_map_quality
 mmseg's IoUMetric). ``--all-background`` scores an all-background prediction instead (the trivial baseline), and
 ``--centre-prior [--sigma 0.25]`` a centred Gaussian as the CAM of every labelled class at its best threshold (the
 honest baseline of CAM mIoU: it knows the image labels and that objects sit near the middle).
+``--reference DIR`` scores PSEUDO_DIR against another folder of PNGs instead of the ground truth (e.g. ours
+against a method's released pseudo masks) and adds the fraction of pixels on which the two folders agree.
 """
 import argparse
 import json
@@ -25,23 +27,32 @@ from mmseg_wsss.evaluation import CAMMetric, label_map_quality
 from mmseg_wsss.utils.io import read_label_png
 
 
-def ground_truths(dataset, desc: str):
-    """(data info, ground-truth mask tensor) for every image of ``dataset``."""
+def ground_truths(dataset, desc: str, reference_dir=None):
+    """(data info, ground-truth mask tensor) for every image of ``dataset``; with ``reference_dir``, that
+    folder's PNG of each image instead of the dataset's mask."""
     for idx in tqdm(range(len(dataset)), desc=desc):
         info = dataset.get_data_info(idx)
-        yield info, torch.from_numpy(read_label_png(info['seg_map_path']).astype(np.int64))
+        path = info['seg_map_path'] if reference_dir is None else osp.join(reference_dir, info['img_id'] + '.png')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'reference mask missing: {path}')
+        yield info, torch.from_numpy(read_label_png(path).astype(np.int64))
 
 
-def label_pairs(dataset, pseudo_dir=None):
-    """(prediction, ground truth) tensors for every image of ``dataset``; all background without a folder."""
-    for info, gt in ground_truths(dataset, 'eval pseudo labels'):
+def label_pairs(dataset, pseudo_dir=None, reference_dir=None, agreement=None):
+    """(prediction, ground truth) tensors for every image of ``dataset``; all background without a folder.
+    ``agreement`` (a 2-list) accumulates [equal pixels, pixels]."""
+    for info, gt in ground_truths(dataset, 'eval pseudo labels', reference_dir):
         if pseudo_dir is None:
             yield torch.zeros_like(gt), gt
             continue
         path = osp.join(pseudo_dir, info['img_id'] + '.png')
         if not osp.isfile(path):
             raise FileNotFoundError(f'pseudo label missing: {path}')
-        yield torch.from_numpy(read_label_png(path).astype(np.int64)), gt
+        pred = torch.from_numpy(read_label_png(path).astype(np.int64))
+        if agreement is not None and pred.shape == gt.shape:
+            agreement[0] += int((pred == gt).sum())
+            agreement[1] += gt.numel()
+        yield pred, gt
 
 
 def centre_prior(dataset, sigma: float = 0.25) -> dict:
@@ -63,9 +74,15 @@ def centre_prior(dataset, sigma: float = 0.25) -> dict:
     return dict(mIoU=m['mIoU'], best_bg_thr=m['best_bg_thr'], baseline=f'centre prior (sigma {sigma})')
 
 
-def evaluate(dataset, pseudo_dir=None):
-    """dict(mIoU, mIoU_confident, confident_fraction) over ``dataset``'s masks (percent)."""
-    return label_map_quality(label_pairs(dataset, pseudo_dir), len(dataset.metainfo['classes']))
+def evaluate(dataset, pseudo_dir=None, reference_dir=None):
+    """dict(mIoU, mIoU_confident, confident_fraction) over ``dataset``'s masks (percent), or against
+    ``reference_dir``'s PNGs with ``pixel_agreement`` (percent of pixels with the same value, 255 included)."""
+    agreement = [0, 0]
+    out = label_map_quality(label_pairs(dataset, pseudo_dir, reference_dir, agreement),
+                            len(dataset.metainfo['classes']))
+    if reference_dir is not None:
+        out = dict(out, reference=reference_dir, pixel_agreement=100.0 * agreement[0] / max(agreement[1], 1))
+    return out
 
 
 def main(argv=None):
@@ -78,10 +95,14 @@ def main(argv=None):
                    help='score a centred Gaussian as the CAM of each labelled class (best threshold), the honest '
                         'baseline of CAM mIoU')
     p.add_argument('--sigma', type=float, default=0.25, help="the centre prior's standard deviation (of a side)")
+    p.add_argument('--reference', default=None, metavar='DIR',
+                   help="score PSEUDO_DIR against this folder's PNGs instead of the ground truth")
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
     if (args.pseudo_dir is not None) + args.all_background + args.centre_prior != 1:
         p.error('give one of PSEUDO_DIR, --all-background, --centre-prior')
+    if args.reference is not None and args.pseudo_dir is None:
+        p.error('--reference compares PSEUDO_DIR with another folder: give PSEUDO_DIR')
     cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     ds_cfg = cfg[f'{args.split}_dataloader']['dataset']
@@ -91,7 +112,7 @@ def main(argv=None):
     if args.centre_prior:
         print(json.dumps(centre_prior(dataset, args.sigma)))
         return
-    print(json.dumps(evaluate(dataset, None if args.all_background else args.pseudo_dir)))
+    print(json.dumps(evaluate(dataset, None if args.all_background else args.pseudo_dir, args.reference)))
 
 
 if __name__ == '__main__':

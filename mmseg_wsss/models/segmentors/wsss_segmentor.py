@@ -45,6 +45,8 @@ DEFAULT_TEST_CFG = dict(
     use_img_labels=True,   # restrict CAMs to the image-level labels when the sample carries them
     cls_thr=0.5,           # otherwise keep classes whose sigmoid score exceeds this
     output_cams=False,     # also attach `cams` to decoder predictions (CAM source always attaches them)
+    keep_channels=None,    # decoder channels kept at prediction, in label order (a converted model with more
+                           # output slots than the dataset's classes: WeakCLIP's 91-slot COCO network)
 )
 TERM_KEYS = ('weight', 'start_iter', 'end_iter', 'labels')
 PART_KEYS = ('frozen', 'in_checkpoint')  # the freezing rule's keys, on encoders, backbone and neck
@@ -205,6 +207,15 @@ class WSSSSegmentor(BaseSegmentor):
         self.test_cfg = ConfigDict({**DEFAULT_TEST_CFG, **(test_cfg or {})})
         if self.test_cfg.source not in ('auto', 'cam', 'decoder'):
             raise ValueError(f'test_cfg.source must be auto, cam or decoder, got {self.test_cfg.source!r}')
+        keep = self.test_cfg.keep_channels
+        if keep is not None:
+            keep = [int(c) for c in keep]
+            if self.decode_head is None or len(set(keep)) != len(keep) or keep[0] != 0 or \
+                    not all(0 <= c < self.num_classes for c in keep):
+                raise ValueError(f'test_cfg.keep_channels must list distinct decoder channels in [0, '
+                                 f'{self.num_classes}), background (0) first, of a model with a decode_head')
+            self.out_channels = len(keep)  # mmseg's slide inference sizes its buffer by this
+        self.keep_channels = keep
         self.map_producers = self._map_producers()
         for part, modules in (('heads', self.heads), ('pseudo_labels', self.pseudo_label_sources),
                               ('losses', self.loss_terms)):
@@ -530,8 +541,9 @@ class WSSSSegmentor(BaseSegmentor):
             return self.cams_to_logits(self.cam_inference(inputs, batch_img_metas))
         text = self._inference_text()
         feats, _ = self._features(inputs, text)
-        return self.decode_head.predict(self._head_inputs(self.decode_head, feats, text), batch_img_metas,
-                                        self.test_cfg)
+        logits = self.decode_head.predict(self._head_inputs(self.decode_head, feats, text), batch_img_metas,
+                                          self.test_cfg)
+        return logits if self.keep_channels is None else logits[:, self.keep_channels]
 
     def predict(self, inputs: Tensor, data_samples: Optional[List[SegDataSample]] = None):
         if data_samples is not None:
@@ -603,6 +615,8 @@ class WSSSSegmentor(BaseSegmentor):
         """The total loss: the sum of the named terms active at this iteration, each weighted once."""
         if not self.loss_terms:
             raise ValueError('the model has no loss terms: set `losses=dict(name=dict(type=...), ...)`')
+        if self.keep_channels is not None:
+            raise ValueError('test_cfg.keep_channels is for inference with a converted model; it does not train')
         ctx = self.build_context(inputs, data_samples)
         losses = {}
         for name, term in self.loss_terms.items():
