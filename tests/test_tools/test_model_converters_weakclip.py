@@ -416,8 +416,8 @@ def test_tools_test_loads_the_converted_file_as_is(voc_like_root, tmp_path):
         'vision_cfg.head_width=16', f'text_cfg.width={s["tw"]}', 'text_cfg.heads=2', f'text_cfg.layers={s["tlayers"]}')]
     small += [f'model.neck.adapter.embed_dim={s["vw"]}', f'model.neck.matcher.embed_dim={s["joint"]}',
               f'model.neck.matcher.width={s["dw"]}', 'model.neck.matcher.num_heads=2',
-              f'model.neck.fpn.in_channels=[{s["vw"] + 21}]*4'.replace('[53]*4', '[53,53,53,53]'),
-              f'model.neck.fpn.out_channels={s["fpn"]}', 'model.decode_head.in_channels=[16,16,16,16]',
+              'model.neck.fpn.in_channels=[' + ','.join([str(s['vw'] + 21)] * 4) + ']',
+              f'model.neck.fpn.out_channels={s["fpn"]}', 'model.decode_head.in_channels=[' + ','.join([str(s['fpn'])] * 4) + ']',
               f'model.decode_head.channels={s["fpn"]}']
     res = run_tool('tools/test.py', OFFICIAL_CFG, str(dst), '--work-dir', str(tmp_path / 'test'), '--cfg-options',
                    f'data_root={voc_like_root}', *small)
