@@ -34,3 +34,5 @@ model = dict(
     neck=dict(matcher=dict(chained=False, shared_proj=True), fpn=dict(in_channels=[768 + num_slots] * 4)),
     decode_head=dict(num_classes=num_slots),
     test_cfg=dict(keep_channels=coco_keep_channels))
+# the official make_crf.py runs the CRF on the classes that win some pixel before it (the saved probabilities' keys)
+pseudo_label_crf = dict(classes='predicted')

@@ -26,3 +26,5 @@ model = dict(
     encoders=dict(text=dict(pretrained=None, model_cfg=official_vit_b16, quick_gelu=True,
                             class_names=official_voc_names)),
     neck=dict(matcher=dict(chained=False, shared_proj=True)))
+# the official make_crf.py runs the CRF on the classes that win some pixel before it (the saved probabilities' keys)
+pseudo_label_crf = dict(classes='predicted')

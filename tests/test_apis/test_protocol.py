@@ -35,7 +35,7 @@ def test_tta_and_crf_record_scales_merge_and_every_crf_parameter():
     scales = [t['scale_factor'] for t in Config.fromfile(DALNET_TOY).tta_pipeline[1]['transforms'][0]]
     assert len(scales) == 3 and p['tta']['scales'] == scales and p['tta']['flip'] and p['tta']['merge'] == 'max'
     # the config's own CRF (its bilateral range for 128 px images) over crf_from_probs' defaults
-    assert p['crf'] == dict(n_iters=10, pos_sxy=1, pos_compat=1, bi_sxy=30, bi_srgb=5, bi_compat=4)
+    assert p['crf'] == dict(n_iters=10, pos_sxy=1, pos_compat=1, bi_sxy=30, bi_srgb=5, bi_compat=4, classes='all')
     assert set(p['crf']) >= {k for k in crf_from_probs.__code__.co_varnames[2:crf_from_probs.__code__.co_argcount]}
     line = describe_protocol(p)
     assert f'TTA scales {scales} x flip, merged by max' in line and 'dense CRF (n_iters=10' in line

@@ -20,6 +20,20 @@ CAM_CFGS = dict(voc='configs/cam/cam_r50-d16_1xb16-3.3k_voc12aug-512x512.py',
                 coco='configs/cam/cam_r50-d16_1xb16-6.2k_coco14-512x512.py')
 
 
+def random_tensor(key: str, shape, g: torch.Generator) -> torch.Tensor:
+    """A random tensor for an official checkpoint's ``key``: BN counters 0, variances positive, biases and means
+    small, 1-d weights (norms) near 1, other weights fan-in scaled (deep stacks stay finite)."""
+    if key.endswith('num_batches_tracked'):
+        return torch.zeros((), dtype=torch.long)
+    if key.endswith('running_var'):
+        return 0.5 + torch.rand(shape, generator=g)
+    if key.endswith(('running_mean', '.bias')):
+        return 0.1 * torch.randn(shape, generator=g)
+    if len(shape) == 1:
+        return 1 + 0.1 * torch.randn(shape, generator=g)
+    return torch.randn(shape, generator=g) * (1.0 / int(torch.tensor(shape[1:]).prod())) ** 0.5
+
+
 def _random_official(num_classes: int, seed: int = 0) -> dict:
     """A state dict of IRNet's layout with random tensors; every alias is the same tensor as the key it repeats
     (as ``state_dict()`` of the official Net returns them)."""
@@ -28,19 +42,7 @@ def _random_official(num_classes: int, seed: int = 0) -> dict:
     for key, (shape, alias_of) in IRN_KEYS['layout'].items():
         if key == 'classifier.weight' or alias_of == 'classifier.weight':
             shape = [num_classes, 2048, 1, 1]
-        if alias_of is not None:
-            state[key] = state[alias_of]
-        elif key.endswith('num_batches_tracked'):
-            state[key] = torch.zeros((), dtype=torch.long)
-        elif key.endswith('running_var'):
-            state[key] = 0.5 + torch.rand(shape, generator=g)
-        elif key.endswith(('running_mean', '.bias')):
-            state[key] = 0.1 * torch.randn(shape, generator=g)
-        elif len(shape) == 1:  # BN weight
-            state[key] = 1 + 0.1 * torch.randn(shape, generator=g)
-        else:  # conv weights, fan-in scaled so that 16 bottlenecks stay finite
-            fan_in = int(torch.tensor(shape[1:]).prod())
-            state[key] = torch.randn(shape, generator=g) * (1.0 / fan_in) ** 0.5
+        state[key] = state[alias_of] if alias_of is not None else random_tensor(key, shape, g)
     return state
 
 
@@ -251,18 +253,7 @@ def test_clims_camera_ready_converts_loads_strict_and_matches_the_official_forwa
     network's inference CAMs equal a transcription of the official inference; the background channel is in no
     CAM."""
     g = torch.Generator().manual_seed(11)
-    state = {}
-    for key, shape in CR_KEYS.items():
-        if key.endswith('num_batches_tracked'):
-            state[key] = torch.zeros((), dtype=torch.long)
-        elif key.endswith('running_var'):
-            state[key] = 0.5 + torch.rand(shape, generator=g)
-        elif key.endswith(('running_mean', '.bias')):
-            state[key] = 0.1 * torch.randn(shape, generator=g)
-        elif len(shape) == 1:
-            state[key] = 1 + 0.1 * torch.randn(shape, generator=g)
-        else:
-            state[key] = torch.randn(shape, generator=g) * (1.0 / int(torch.tensor(shape[1:]).prod())) ** 0.5
+    state = {key: random_tensor(key, shape, g) for key, shape in CR_KEYS.items()}
     src, dst = tmp_path / 'clims_voc12.pth', tmp_path / 'clims_camready_mmseg.pth'
     torch.save(state, src)
     res = run_tool('tools/model_converters/clims2mmseg.py', str(src), str(dst))

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from tests.conftest import ROOT, load_tool, run_tool
+from tests.test_tools.test_model_converters import random_tensor
 
 OFFICIAL_KEYS = json.load(open(osp.join(ROOT, 'tests/fixtures/official_keys/weakclip_voc.json')))['keys']
 OFFICIAL_CFG = 'configs/weakclip/weakclip-official_vit-b16_8xb2-20k_voc12aug-512x512.py'
@@ -105,27 +106,21 @@ def official_shapes(vw, vlayers, patch, res, tw, tlayers, vocab, ctx_len, n_ctx,
 
 
 def random_official(shapes: dict, seed: int = 0) -> dict:
-    """Random tensors of the official layout: norms near 1, variances positive, weights fan-in scaled so that a
-    12-block tower stays finite."""
+    """Random tensors of the official layout (``random_tensor``'s rules) with WeakCLIP's own: the co-attention
+    scales near their 0.1 start, embeddings and projections scaled for a 12-block tower."""
     g = torch.Generator().manual_seed(seed)
     out = {}
     for key, shape in shapes.items():
-        if key.endswith('num_batches_tracked'):
-            out[key] = torch.zeros((), dtype=torch.long)
-        elif key.endswith('running_var'):
-            out[key] = 0.5 + torch.rand(shape, generator=g)
-        elif key in ('gamma', 'beta'):
+        if key in ('gamma', 'beta'):
             out[key] = 0.1 + 0.05 * torch.randn(shape, generator=g)
-        elif key.endswith(('.bias', 'running_mean', 'class_embedding', 'positional_embedding')) or len(shape) == 1:
-            base = 1.0 if len(shape) == 1 and key.endswith('.weight') else 0.0
-            out[key] = base + 0.1 * torch.randn(shape, generator=g)
+        elif key.endswith(('class_embedding', 'positional_embedding')):
+            out[key] = 0.1 * torch.randn(shape, generator=g)
         elif key in ('backbone.proj', 'text_encoder.text_projection'):
             out[key] = torch.randn(shape, generator=g) / math.sqrt(shape[0])
         elif key == 'contexts' or key.endswith('token_embedding.weight'):
             out[key] = 0.5 * torch.randn(shape, generator=g)
         else:
-            fan_in = shape[0] if 'fpn' in key and key.startswith('backbone.') else int(torch.tensor(shape[1:]).prod())
-            out[key] = torch.randn(shape, generator=g) / math.sqrt(fan_in)
+            out[key] = random_tensor(key, shape, g)
     return out
 
 
