@@ -1,10 +1,15 @@
-"""DINO ViT teachers: timm's VisionTransformer, loaded from a local DINO checkpoint.
+"""DINO ViT teachers: timm's VisionTransformer, loaded from a local DINO or DINOv2 checkpoint.
 
-The real teacher is DINO ViT-S/8 (``dino_deitsmall8_pretrain.pth`` from the DINO release, keys identical to timm's
+ECA's teacher is DINO ViT-S/8 (``dino_deitsmall8_pretrain.pth`` from the DINO release, keys identical to timm's
 ``vit_small_patch8_224``); ``toy-dino`` is the same class with tiny dimensions, trained here on the toy corpus by
-``tools/toy_teachers/build_toy_teachers.py``. Both go through :func:`build_dino_vit`.
+``tools/toy_teachers/build_toy_teachers.py``. DINOv2 (Oquab et al., 2023) ViT-S/14 and ViT-B/14, with and without
+registers (Darcet et al., 2024), load from the official release files (``dinov2_vits14_pretrain.pth``,
+``dinov2_vitb14_reg4_pretrain.pth``, ...) into timm's layout of the same models (LayerScale, 518-px position table;
+with registers, timm's ``no_embed_class`` form: the class token absorbs its position embedding and the registers
+take none, exactly the official forward). All go through :func:`build_dino_vit`.
 """
 import os.path as osp
+import re
 from typing import Dict, Optional
 
 import torch
@@ -18,8 +23,38 @@ DINO_ARCHS: Dict[str, dict] = {
     'vit-s8': dict(img_size=224, patch_size=8, embed_dim=384, depth=12, num_heads=6),
     # the toy stand-in: same class and head count, tiny width and depth, trained at 64 px
     'toy-dino': dict(img_size=64, patch_size=8, embed_dim=96, depth=4, num_heads=6),
+    # DINOv2 (the official hub backbones: 518 px, patch 14, LayerScale, MLP FFN), with 4 registers or none
+    'dinov2-vits14': dict(img_size=518, patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-5),
+    'dinov2-vitb14': dict(img_size=518, patch_size=14, embed_dim=768, depth=12, num_heads=12, init_values=1e-5),
+    'dinov2-vits14-reg4': dict(img_size=518, patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-5,
+                               reg_tokens=4, no_embed_class=True),
+    'dinov2-vitb14-reg4': dict(img_size=518, patch_size=14, embed_dim=768, depth=12, num_heads=12,
+                               init_values=1e-5, reg_tokens=4, no_embed_class=True),
 }
 DINO_URL = 'https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/dino_deitsmall8_pretrain.pth'
+DINOV2_URL = 'https://dl.fbaipublicfiles.com/dinov2/dinov2_vit{size}14/dinov2_vit{size}14{reg}_pretrain.pth'
+
+
+def weights_url(arch: str) -> Optional[str]:
+    """Where the official weights of ``arch`` are published (None for the toy teacher)."""
+    if arch == 'vit-s8':
+        return DINO_URL
+    m = re.fullmatch(r'dinov2-vit([sb])14(-reg4)?', arch)
+    return DINOV2_URL.format(size=m[1], reg='_reg4' if m[2] else '') if m else None
+
+
+def dinov2_to_timm(sd: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """An official DINOv2 state dict in timm's names: ``mask_token`` (training only) dropped, chunked blocks
+    (``blocks.<chunk>.<i>.``) flattened, and with registers ``register_tokens`` -> ``reg_token`` and the class
+    token's position embedding added to the class token (timm's ``no_embed_class`` layout; the official forward
+    adds it to the class token the same way and gives the registers none)."""
+    sd = {re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', k) if re.match(r'^blocks\.\d+\.\d+\.', k) else k: v
+          for k, v in sd.items() if k != 'mask_token'}
+    if 'register_tokens' in sd:
+        sd['reg_token'] = sd.pop('register_tokens')
+        sd['cls_token'] = sd['cls_token'] + sd['pos_embed'][:, :1]
+        sd['pos_embed'] = sd['pos_embed'][:, 1:]
+    return sd
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -39,6 +74,8 @@ def dino_state_dict(obj: dict) -> Dict[str, Tensor]:
                 k = k[len(prefix):]
         if not k.startswith('head.'):
             out[k] = v
+    if 'mask_token' in out or 'register_tokens' in out:  # the DINOv2 release's layout
+        out = dinov2_to_timm(out)
     return out
 
 
@@ -52,7 +89,8 @@ def build_dino_vit(arch: str = 'vit-s8', checkpoint: Optional[str] = None, **kwa
     model = VisionTransformer(num_classes=0, dynamic_img_size=True, **{**DINO_ARCHS[arch], **kwargs})
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
-            what = (f'download {DINO_URL}' if arch == 'vit-s8' else 'run `make toy-teachers`')
+            url = weights_url(arch)
+            what = f'download {url}' if url else 'run `make toy-teachers`'
             raise FileNotFoundError(f'DINO weights not found at {checkpoint}: {what} and put the file there')
         sd = dino_state_dict(torch.load(checkpoint, map_location='cpu', weights_only=True))
         model.load_state_dict(sd, strict=True)
@@ -61,8 +99,9 @@ def build_dino_vit(arch: str = 'vit-s8', checkpoint: Optional[str] = None, **kwa
 
 def last_block_qkv(vit, x: Tensor) -> Dict[str, Tensor]:
     """Run ``vit`` on normalised images up to its last block's attention input and return that block's
-    ``q``, ``k``, ``v`` as (B, 1 + N, C) with the heads concatenated (ECA uses the patch keys and the class-token
-    query), plus the patch ``grid``."""
+    ``q``, ``k``, ``v`` as (B, P + N, C) with the heads concatenated, P = ``vit.num_prefix_tokens`` (the class
+    token first, then any registers; ECA uses the patch keys and the class-token query), plus the patch
+    ``grid``."""
     x = vit.patch_embed(x)
     grid = x.shape[1:3]
     x = vit._pos_embed(x)
@@ -83,8 +122,10 @@ class DINOViTEncoder(BaseModule):
     class-token ``cls_query`` (B, C) and the patch ``grid``.
 
     Args:
-        arch: a key of ``DINO_ARCHS`` ('vit-s8' for ECA, 'toy-dino' for the toy set).
-        checkpoint: local weights (``dino_deitsmall8_pretrain.pth`` or data/toy_teachers/toy_dino.pth).
+        arch: a key of ``DINO_ARCHS`` ('vit-s8' for ECA, 'toy-dino' for the toy set, 'dinov2-vits14',
+            'dinov2-vitb14', 'dinov2-vits14-reg4', 'dinov2-vitb14-reg4').
+        checkpoint: local weights (``dino_deitsmall8_pretrain.pth``, data/toy_teachers/toy_dino.pth, or an official
+            DINOv2 release file such as ``dinov2_vitb14_reg4_pretrain.pth``).
         fp16: run under CUDA autocast in fp16 (ECA's code runs DINO in half precision); no effect on CPU.
     """
     weights_at_build = True  # loaded from `checkpoint` when built (checkpoint rule)
@@ -105,5 +146,6 @@ class DINOViTEncoder(BaseModule):
         x = (images - self.mean) / self.std
         with torch.autocast('cuda', dtype=torch.float16, enabled=self.fp16 and x.is_cuda):
             out = last_block_qkv(self.vit, x)
-        return dict(keys=F.normalize(out['k'][:, 1:].float(), dim=-1),
+        p = self.vit.num_prefix_tokens  # the class token, then DINOv2's registers if any
+        return dict(keys=F.normalize(out['k'][:, p:].float(), dim=-1),
                     cls_query=F.normalize(out['q'][:, 0].float(), dim=-1), grid=out['grid'])
