@@ -4,19 +4,10 @@
 # AFA's CAM head makes ReLU maps, which no conversion turns into a sigmoid, so `cams='cams'` fails when the model
 # is built. `cams='cam_logits'` reads the same head's logits through a sigmoid (the conversion of
 # mmseg_wsss/models/maps.py); AFA's own CAMs, labels and pooling are untouched.
-_base_ = ['./afa_mit-tiny_1xb8-2k_toy-112x112.py']
-toy_clip = 'data/toy_teachers/toy_clip.pt'
+_base_ = ['./afa_mit-tiny_1xb8-2k_toy-112x112.py', '../_base_/parts/clims_toy-clip.py']
 model = dict(
-    encoders=dict(
-        clip_image=dict(type='OpenCLIPImageEncoder', model_name='toy-clip', pretrained=toy_clip),
-        clip_text=dict(type='OpenCLIPTextEncoder', model_name='toy-clip', pretrained=toy_clip,
-                       class_names=['boat', 'train', 'cow', 'bird', 'bottle'], templates='single',
-                       bg_prompts=dict(boat=['water'], train=['rails'], cow=['grass']))),
-    losses=dict(
-        clims=dict(type='CLIMSLoss', image_encoder='clip_image', text_encoder='clip_text',
-                   alpha=10.0, beta=25.0, gamma=29.5, delta=1.15, variant='paper',
-                   cams='cam_logits', cams_as='sigmoid',
-                   # this example's choice, from neither paper (CLIMS trains with these terms alone): a tenth,
-                   # from AFA's warm-up on, like AFA's other terms
-                   weight=0.1, start_iter=500)))
+    encoders=_base_.clims_toy_encoders,
+    # this example's choice, from neither paper (CLIMS trains with these terms alone): a tenth, from AFA's warm-up
+    # on, like AFA's other terms
+    losses=dict(clims=dict(_base_.clims_toy_term, weight=0.1, start_iter=500)))
 optim_wrapper = dict(constructor='FrozenAwareOptimWrapperConstructor')
