@@ -7,11 +7,8 @@
 # configs/weakclip/README.md lists); channels 81-90 were never a label. The score map of all 91 feeds the FPN, so
 # the slots stay in the network; at prediction channels 0-80 are kept (test_cfg.keep_channels), which are this
 # project's contiguous COCO labels. Inference only (a model with keep_channels does not train).
-_base_ = ['./weakclip_vit-b16_4xb6-40k_coco14-512x512.py']
-official_vit_b16 = dict(
-    embed_dim=512,
-    vision_cfg=dict(image_size=512, layers=12, width=768, patch_size=16),
-    text_cfg=dict(context_length=13, vocab_size=49408, width=512, heads=8, layers=12))
+_base_ = ['./weakclip_vit-b16_4xb6-40k_coco14-512x512.py', '../_base_/parts/weakclip_official.py']
+official_vit_b16 = _base_.weakclip_official_clip
 official_coco_slots = [
     'background', 'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
     'traffic light', 'fire hydrant', 'street sign', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',

@@ -11,11 +11,8 @@
 # Pseudo masks as the official code made them (train split, multi-scale + flip, VOC's CRF; no Eq. 14 masking):
 #   python tools/make_pseudo_labels.py THIS_CONFIG pretrained/weakclip_voc_mmseg.pth --source decoder --tta --crf \
 #       --keep-absent --out-dir work_dirs/pseudo_labels/weakclip_official_voc12
-_base_ = ['./weakclip_vit-b16_8xb2-20k_voc12aug-512x512.py']
-official_vit_b16 = dict(
-    embed_dim=512,
-    vision_cfg=dict(image_size=512, layers=12, width=768, patch_size=16),
-    text_cfg=dict(context_length=13, vocab_size=49408, width=512, heads=8, layers=12))
+_base_ = ['./weakclip_vit-b16_8xb2-20k_voc12aug-512x512.py', '../_base_/parts/weakclip_official.py']
+official_vit_b16 = _base_.weakclip_official_clip
 official_voc_names = [
     'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
     'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'
