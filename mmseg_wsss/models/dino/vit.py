@@ -48,8 +48,7 @@ def dinov2_to_timm(sd: Dict[str, Tensor]) -> Dict[str, Tensor]:
     (``blocks.<chunk>.<i>.``) flattened, and with registers ``register_tokens`` -> ``reg_token`` and the class
     token's position embedding added to the class token (timm's ``no_embed_class`` layout; the official forward
     adds it to the class token the same way and gives the registers none)."""
-    sd = {re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', k) if re.match(r'^blocks\.\d+\.\d+\.', k) else k: v
-          for k, v in sd.items() if k != 'mask_token'}
+    sd = {re.sub(r'^blocks\.\d+\.(\d+)\.', r'blocks.\1.', k): v for k, v in sd.items() if k != 'mask_token'}
     if 'register_tokens' in sd:
         sd['reg_token'] = sd.pop('register_tokens')
         sd['cls_token'] = sd['cls_token'] + sd['pos_embed'][:, :1]
