@@ -217,3 +217,20 @@ def test_quick_gelu_for_openai_weights(tmp_path, monkeypatch):
     assert any(isinstance(m, quick) for m in enc.modules())
     oc.build_open_clip('ViT-B-16', 'laion2b_s34b_b88k')
     assert calls[-1][2] is False
+
+
+def test_learnable_prompt_starts_as_the_fixed_prompt_with_ctx_init():
+    """CoOp's initialisation: context vectors from the token embeddings of ``ctx_init`` make the learnable prompt
+    equal to the fixed one at the start, and train from there; a word count other than n_ctx is refused."""
+    torch.manual_seed(0)
+    kw = dict(model_name='tiny', pretrained=None, model_cfg=CFG, class_names=['boat', 'cow'])
+    learn = OpenCLIPTextEncoder(**kw, n_ctx=3, ctx_init='a photo of', ctx_suffix='.')
+    fixed = OpenCLIPTextEncoder(**kw, templates=['a photo of {}.'])
+    fixed.clip.load_state_dict(learn.clip.state_dict())
+    fixed_emb = fixed._encode_texts(['a photo of boat.', 'a photo of cow.'])
+    out = learn()['class_embeddings']
+    assert torch.allclose(out, fixed_emb, atol=1e-6)
+    out.sum().backward()
+    assert learn.ctx.grad.abs().sum() > 0 and learn.clip.token_embedding.weight.grad is None
+    with pytest.raises(ValueError, match="ctx_init 'a photo' is 2 tokens but n_ctx is 3"):
+        OpenCLIPTextEncoder(**kw, n_ctx=3, ctx_init='a photo')

@@ -535,3 +535,22 @@ def test_carm_bg_clip_clamps_the_background_before_the_argmax():
     assert not torch.equal(label, plain)
     for b in range(2):
         assert set(label[b].unique().tolist()) <= {0} | {c + 1 for c in range(3) if ctx.img_labels[b, c]}
+
+
+def test_carm_prototypes_from_the_backbone_features_when_asked():
+    """features='backbone': the prototypes (update and calibration) come from ``ctx.backbone_feats`` (a frozen
+    tower's tokens before a neck), the same result as those features given as ``ctx.feats``."""
+    from mmseg_wsss.models.pseudo_labels.carm_pseudo_label import CARMPseudoLabel
+    ctx = _carm_inputs()
+    mem = dict(num_classes=3, dim=5, sync=False, momentum=0.9)
+    torch.manual_seed(5)
+    bank = torch.randn(3, 5)
+    ref = CARMPseudoLabel(scales=(1.0, ), refine=None, memory=mem)
+    ref.memory.bank.copy_(bank)
+    want = ref.maps(ctx, update_memory=True)
+    ctx.backbone_feats, ctx.feats = [ctx.feats[0]], [torch.randn(2, 7, 4, 4)]      # a neck's 7-channel map
+    carm = CARMPseudoLabel(scales=(1.0, ), refine=None, memory=mem, features='backbone')
+    carm.memory.bank.copy_(bank)
+    assert torch.equal(carm.maps(ctx, update_memory=True), want) and torch.equal(carm.memory.bank, ref.memory.bank)
+    with pytest.raises(ValueError, match="features must be 'neck' or 'backbone'"):
+        CARMPseudoLabel(features='tower', refine=None)

@@ -442,3 +442,112 @@ def test_tta_keep_probs_are_the_merged_probabilities():
         assert torch.equal(out.pred_sem_seg.data[0], want.argmax(0))
         assert torch.allclose(out.cams.data, cams.mean(0))
     assert 'seg_probs' not in WSSSTTAModel(module=model).merge_preds([views()])[0]  # off for tools/test.py
+
+
+def routed_cfg(**over):
+    """A frozen tiny CLIP tower read by two heads: a TextCAMHead on the backbone's projected tokens with the
+    `clip_text` prompts, and an FPN decoder on WeakCLIP's neck with the `text` prompts (the flagship's layout)."""
+    clip = dict(model_name='tiny', pretrained=None, model_cfg=tiny_clip_cfg(layers=3))
+    D = 32
+    cfg = tiny_cfg(
+        decode=False,
+        backbone=dict(type='OpenCLIPImageEncoder', out_indices=(0, 1, 2, 2), proj_indices=(-1, ), frozen=True,
+                      **clip),
+        encoders=dict(clip_text=dict(type='OpenCLIPTextEncoder', class_names=['boat', 'cow', 'bird'], n_ctx=2,
+                                     ctx_init='a photo', background_prompt='a photo of nothing.',
+                                     learnable_bg=True, frozen=False, **clip),
+                      text=dict(type='OpenCLIPTextEncoder', class_names=['background', 'boat', 'cow', 'bird'],
+                                n_ctx=2, frozen=False, normalize=False, **clip)),
+        text_encoder='text',
+        neck=dict(type='TextGuidedNeck', in_index=(0, 1, 2, 3),
+                  adapter=dict(type='CLIPPyramidAdapter', embed_dim=D, norm_cfg=dict(type='BN')),
+                  matcher=dict(type='CoAttentionMatcher', embed_dim=D, width=8, num_heads=2),
+                  fpn=dict(type='FPN', in_channels=[D + K + 1] * 4, out_channels=8, num_outs=4)),
+        cam_head=dict(type='TextCAMHead', in_channels=D, num_classes=K, in_index=3, text_index=4,
+                      feats_from='backbone', text_from='clip_text'),
+        decode_head=dict(type='FPNHead', in_channels=[8] * 4, in_index=[0, 1, 2, 3], feature_strides=[4, 8, 16, 32],
+                         channels=8, num_classes=K + 1, norm_cfg=dict(type='BN')),
+        pseudo_labels=dict(cam=dict(type='CAMPseudoLabel', high_thr=0.55, low_thr=0.35)),
+        losses=dict(cls=dict(type='CAMClassificationLoss'),
+                    gia=dict(type='GIALoss', text='clip_text'),
+                    seg=dict(type='DecodeLoss', labels='cam')),
+        test_cfg=dict(source='decoder', output_cams=True))
+    for key, value in over.items():
+        if value is None:
+            cfg.pop(key, None)
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def test_heads_read_their_own_features_and_text():
+    """feats_from / text_from: the CAM head reads the backbone's projected tokens with `clip_text`'s prompts
+    (its CAMs are exactly relu(cos(patch token, class prompt))), the decoder reads the neck with `text`'s; each
+    set of prompts gets gradients only from the parts that read it; the neck does not run for CAM-only views; at
+    inference each text encoder runs once per batch."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    model = MODELS.build(routed_cfg()).train()
+    assert model.feats_from == dict(cam_head='backbone', decode_head='neck')
+    assert model.text_from == dict(neck='text', cam_head='clip_text')  # FPNHead takes no text
+    assert model.text_encoders == ['text', 'clip_text']
+    data = preprocess(model, H=32, W=32)
+    ctx = model.build_context(data['inputs'], data['data_samples'])
+    assert len(ctx.backbone_feats) == 5 and len(ctx.feats) == 4 and ctx.feats[0].shape[1] == 8
+    patches, (h, w) = ctx.extras['patches'], ctx.extras['grid']
+    prompts = model.encoders['clip_text']()['class_embeddings']
+    expected = F.normalize(patches, dim=-1) @ F.normalize(prompts, dim=-1).T            # B, N, K
+    assert torch.allclose(ctx.cam_outputs['cam_logits'], expected.transpose(1, 2).reshape(2, K, h, w), atol=1e-5)
+    assert torch.allclose(ctx.cams, ctx.cam_outputs['cam_logits'].relu(), atol=1e-6)
+    # the CAMs' prompts: gradients from the CAM head and GIA, none from the decoder; the decoder's: the reverse
+    enc_c, enc_t = model.encoders['clip_text'], model.encoders['text']
+    ctx.cams.sum().backward(retain_graph=True)
+    assert enc_c.ctx.grad.abs().sum() > 0 and enc_t.ctx.grad is None
+    enc_c.ctx.grad = None
+    ctx.seg_logits.sum().backward()
+    assert enc_t.ctx.grad.abs().sum() > 0 and enc_c.ctx.grad is None
+    model.zero_grad()
+    set_iter(0)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    losses['gia.loss'].backward()
+    assert enc_c.ctx.grad.abs().sum() > 0 and enc_c.background.grad.abs().sum() > 0
+    # CAM-only views (other scales, CAM inference) skip the neck
+    neck_calls = count_calls(model.neck)
+    model.run_cam_head(data['inputs'], ctx.texts, 'cams')
+    assert not neck_calls
+    # inference: decoder logits from the neck, CAMs from the backbone, each text encoder once
+    model.eval()
+    runs = {n: count_calls(model.encoders[n].clip.transformer) for n in ('text', 'clip_text')}
+    with torch.no_grad():
+        out = model.predict(data['inputs'], samples(2, 32, 32))
+    assert out[0].seg_logits.data.shape == (K + 1, 32, 32) and out[0].cams.data.shape == (K, 32, 32)
+    assert {n: len(c) for n, c in runs.items()} == dict(text=1, clip_text=1)
+
+
+def test_routing_mistakes_fail_at_build_naming_the_part():
+    bad = [
+        (dict(cam_head=dict(type='TextCAMHead', in_channels=32, num_classes=K, in_index=3, text_index=4,
+                            feats_from='neck', text_from='clip_text'), neck=None,
+              decode_head=None, pseudo_labels=None, losses=dict(cls=dict(type='CAMClassificationLoss'))),
+         ValueError, r"cam_head \(TextCAMHead\) reads feats_from='neck', but the model has no neck"),
+        (dict(cam_head=dict(type='TextCAMHead', in_channels=32, num_classes=K, in_index=3, text_index=4,
+                            feats_from='backbones')),
+         ValueError, r"cam_head \(TextCAMHead\): feats_from must be 'neck' or 'backbone'"),
+        (dict(cam_head=dict(type='TextCAMHead', in_channels=32, num_classes=K, in_index=3, text_index=4,
+                            feats_from='backbone', text_from='clip')),
+         KeyError, r"cam_head \(TextCAMHead\) reads text_from='clip', which is not among encoders"),
+        (dict(cam_head=dict(type='CAMHead', in_channels=32, num_classes=K, in_index=3, feats_from='backbone',
+                            text_from='clip_text')),
+         ValueError, r'cam_head \(CAMHead\) takes no text'),
+    ]
+    for over, err, msg in bad:
+        with pytest.raises(err, match=msg):
+            MODELS.build(routed_cfg(**over))
+    neck = routed_cfg()['neck']
+    with pytest.raises(ValueError, match='feats_from is for heads'):
+        MODELS.build(routed_cfg(neck=dict(neck, feats_from='backbone')))
+    # the neck's adapter takes 4 levels; without in_index it would receive the 5 maps: one line at the first batch
+    model = MODELS.build(routed_cfg(neck={k: v for k, v in neck.items() if k != 'in_index'}))
+    data = preprocess(model, H=32, W=32)
+    with pytest.raises(ValueError, match='receives 5 backbone maps: pick them with in_index'):
+        model.loss(data['inputs'], data['data_samples'])

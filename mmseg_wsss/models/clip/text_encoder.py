@@ -35,6 +35,8 @@ class OpenCLIPTextEncoder(BaseModule):
         n_ctx: learnable context tokens (0 = none), placed right after the start token: ``[SOT, ctx_1..n, name
             tokens, suffix, EOT]`` (CoOp; WeakCLIP Eq. 5).
         ctx_std: the context vectors' initialisation, N(0, ctx_std^2) (WeakCLIP's code: truncated normal, std 1).
+        ctx_init: words whose token embeddings initialise the context vectors instead (CoOp's "a photo of a":
+            the learnable prompt starts as that fixed prompt); they must tokenise to ``n_ctx`` tokens.
         ctx_suffix: what follows the class name in a learnable prompt ('.'; WeakCLIP's code: nothing).
         learnable_bg: a learnable background embedding initialised from ``background_prompt``.
         normalize (bool): L2-normalise the class embeddings ``forward`` returns (default). WeakCLIP's code feeds
@@ -55,6 +57,7 @@ class OpenCLIPTextEncoder(BaseModule):
                  background_prompt: Optional[str] = None,
                  n_ctx: int = 0,
                  ctx_std: float = 0.02,
+                 ctx_init: Optional[str] = None,
                  ctx_suffix: str = '.',
                  learnable_bg: bool = False,
                  normalize: bool = True,
@@ -112,11 +115,23 @@ class OpenCLIPTextEncoder(BaseModule):
         if n_ctx > 0:
             width = clip.token_embedding.weight.shape[1]
             self.ctx = nn.Parameter(torch.empty(n_ctx, width))
-            nn.init.trunc_normal_(self.ctx, std=ctx_std, a=-2 * ctx_std, b=2 * ctx_std)
+            if ctx_init is None:
+                nn.init.trunc_normal_(self.ctx, std=ctx_std, a=-2 * ctx_std, b=2 * ctx_std)
+            else:
+                self.ctx.data.copy_(self._word_embeddings(ctx_init, n_ctx))
             prompts = [' '.join(['X'] * n_ctx) + f' {c}{ctx_suffix}' for c in prompt_names]
             self.register_buffer('ctx_tokens', self.tokenize(prompts), persistent=False)
         else:
             self.ctx = None
+
+    @torch.no_grad()
+    def _word_embeddings(self, words: str, n: int) -> Tensor:
+        """(n, width) token embeddings of ``words`` (without the start and end tokens), which must be n tokens."""
+        tokens = self.tokenize([words])[0]
+        body = tokens[1:int((tokens != 0).sum()) - 1]  # between SOT and EOT (open_clip pads with 0)
+        if len(body) != n:
+            raise ValueError(f'ctx_init {words!r} is {len(body)} tokens but n_ctx is {n}')
+        return self.clip.token_embedding(body.to(self.clip.token_embedding.weight.device))
 
     @property
     def embed_dim(self) -> int:

@@ -1,7 +1,7 @@
 """WeakCLIP's trainable parts between the frozen CLIP towers and the decoder (Zhu et al., IJCV, Sec. 3.3):
 the pyramid adapter (Sec. 3.3.2), co-attention matching (Sec. 3.3.3, Eqs. 7-9) and the text-guided neck that
 concatenates the matched score map to every pyramid level before mmseg's FPN (Sec. 3.3.4, Eq. 10)."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -166,7 +166,7 @@ class TextGuidedNeck(BaseModule):
     every pyramid level, is concatenated to that level; mmseg's FPN fuses the levels for the decode head
     (mmseg's FPNHead: the other half of the decoder).
 
-    Inputs: the backbone's block features; ``extras`` of an ``OpenCLIPImageEncoder`` backbone (``cls``: the
+    Inputs: the backbone's block features (those of ``in_index``, default all); ``extras`` of an ``OpenCLIPImageEncoder`` backbone (``cls``: the
     projected global token, ``patches``: projected patch embeddings, ``grid``); the text encoder's output
     (``class_embeddings`` (K, D), one per segmentation class, background included). Returns the FPN levels and
     ``dict(score_map=...)``, which the segmentor adds to ``ctx.extras``; parts read it as the declared map
@@ -176,19 +176,27 @@ class TextGuidedNeck(BaseModule):
     uses_extras = True
     map_outputs = dict(score_map='cosine_bg')  # maps other parts may read (mmseg_wsss.models.maps)
 
-    def __init__(self, adapter: dict, matcher: dict, fpn: dict, text_key: str = 'class_embeddings', init_cfg=None):
+    def __init__(self, adapter: dict, matcher: dict, fpn: dict, text_key: str = 'class_embeddings',
+                 in_index: Optional[Sequence[int]] = None, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.adapter = MODELS.build(adapter)
         self.matcher = MODELS.build(matcher)
         self.fpn = MODELS.build(fpn)
         self.text_key = text_key
+        self.in_index = None if in_index is None else tuple(in_index)  # the backbone maps of the pyramid (all)
 
     def forward(self, inputs, extras: Optional[dict] = None):
         feats, text = inputs
         if not extras or 'patches' not in extras:
             raise ValueError('TextGuidedNeck needs the backbone\'s projected tokens (extras `cls`, `patches`, '
                              '`grid`): use a ViT OpenCLIPImageEncoder backbone')
-        pyramid = self.adapter(list(feats))
+        feats = list(feats) if self.in_index is None else [feats[i] for i in self.in_index]
+        levels = len(self.adapter.pre_norms)
+        if len(feats) != levels:
+            raise ValueError(f'TextGuidedNeck: the adapter makes {levels} pyramid levels but receives {len(feats)} '
+                             'backbone maps: pick them with in_index (e.g. when the backbone also gives '
+                             'proj_indices maps for a CAM head)')
+        pyramid = self.adapter(feats)
         matched = self.matcher(text[self.text_key], extras['cls'], extras['patches'], extras['grid'])
         score = matched['score_map']
         levels = [torch.cat([p, F.interpolate(score.to(p.dtype), size=p.shape[-2:], mode='bilinear',

@@ -58,7 +58,9 @@ class CARMPseudoLabel(BasePseudoLabelSource):
         cam_source: the former name of ``seeds`` (used when given).
         memory: ``ClassMemory`` config (num_classes = K, dim = the backbone feature's channels), None: no
             calibration.
-        feature_index: which of ``ctx.feats`` the prototypes are made of (MiT stage 4).
+        feature_index: which feature map the prototypes are made of (MiT stage 4).
+        features: 'neck' (``ctx.feats``, what the heads read by default) or 'backbone' (``ctx.backbone_feats``,
+            before the neck: a frozen tower's tokens when the trained features start from random).
     """
 
     def __init__(self,
@@ -76,6 +78,7 @@ class CARMPseudoLabel(BasePseudoLabelSource):
                  fg_gate_thr: float = -0.5,
                  memory: Optional[dict] = None,
                  feature_index: int = -1,
+                 features: str = 'neck',
                  calib_power: float = 2.0,
                  calib_renorm: bool = True,
                  calib_min_classes: int = 1,
@@ -101,6 +104,9 @@ class CARMPseudoLabel(BasePseudoLabelSource):
         self.classes, self.fg_mode, self.fg_gate_thr = classes, fg_mode, fg_gate_thr
         self.memory = MODELS.build(dict(type='ClassMemory', **memory)) if memory is not None else None
         self.feature_index = feature_index
+        if features not in ('neck', 'backbone'):
+            raise ValueError(f"features must be 'neck' or 'backbone', got {features!r}")
+        self.features = features
         self.calib_power, self.calib_renorm = calib_power, calib_renorm
         self.calib_min_classes, self.calib_norm_similarity = calib_min_classes, calib_norm_similarity
         self.proto_update, self.proto_top = proto_update, proto_top
@@ -161,7 +167,8 @@ class CARMPseudoLabel(BasePseudoLabelSource):
             total = carm if total is None else total + carm
         carm = minmax(total.flatten(2))                                                  # B, 1 + K, N
         if self.memory is not None:
-            feats = ctx.feats[self.feature_index].detach().float()
+            feats = (ctx.feats if self.features == 'neck' else ctx.backbone_feats)[self.feature_index]
+            feats = feats.detach().float()
             feats = F.interpolate(feats, size=grid, mode='bilinear', align_corners=False).flatten(2)  # B, D, N
             if update_memory and self.proto_update == 'seeds':
                 self.memory.update(*prototype_sums(feats, seeds0[:, 1:]))

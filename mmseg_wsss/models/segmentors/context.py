@@ -30,10 +30,13 @@ class WSSSContext:
         img_labels: (B, K) foreground multi-hot image-level labels.
         iter: the runner's iteration.
         training: whether the model is in training mode (state such as ECA's prototypes moves only then).
-        feats: backbone (+ neck) outputs, what the heads consume.
+        feats: backbone (+ neck) outputs, what the heads consume by default.
+        backbone_feats: the backbone's outputs (before the neck; ``feats`` itself without one).
         extras: what the backbone and neck expose besides their feature maps (attention logits, class and block
             tokens, WeakCLIP's score map); ``{}`` for stock mmseg backbones.
         text: the text encoder's output when the model names one (``text_encoder=``), else None.
+        texts: every text encoder's output some part receives, by encoder name (``text_encoder`` and the
+            heads' ``text_from``).
         cam_outputs: the CAM head's outputs (``cls_logits``, ``cam_logits``), ``{}`` without a CAM head.
         cams: (B, K, h, w) CAMs of the CAM head's ``cam_kind`` (the map ``'cams'``), with gradient. None without
             a CAM head.
@@ -51,8 +54,10 @@ class WSSSContext:
         self.training = training
         self._services = services  # the segmentor's public batch services; parts never use it directly
         self.feats: Sequence[Tensor] = ()
+        self.backbone_feats: Sequence[Tensor] = ()
         self.extras: Dict[str, Any] = {}
         self.text: Optional[Dict[str, Tensor]] = None
+        self.texts: Dict[str, Dict[str, Tensor]] = {}
         self.cam_outputs: Dict[str, Tensor] = {}
         self.cams: Optional[Tensor] = None
         self.seg_logits: Optional[Tensor] = None
@@ -85,7 +90,7 @@ class WSSSContext:
     def cam_views(self, inputs: Tensor, output: str = 'cams') -> Tensor:
         """Network inputs (other scales or crops) -> the CAM head's ``output`` ('cams', of the kind of
         :attr:`cams`, or 'cam_logits'), with gradient: a new backbone + CAM head forward."""
-        return self._services.run_cam_head(inputs, self.text, output)
+        return self._services.run_cam_head(inputs, self.texts, output)
 
     def cam_logits_fn(self, images: Tensor) -> Tensor:
         """RGB images in [0, 1] (local views) -> the CAM head's raw ``cam_logits`` (B, K, h, w), with gradient."""

@@ -17,7 +17,7 @@ and may add its own (WeakCLIP's score map) to ``ctx.extras``.
 mmseg's ``IoUMetric`` and ``tools/test.py --tta`` work unchanged.
 """
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -50,6 +50,8 @@ DEFAULT_TEST_CFG = dict(
 )
 TERM_KEYS = ('weight', 'start_iter', 'end_iter', 'labels')
 PART_KEYS = ('frozen', 'in_checkpoint')  # the freezing rule's keys, on encoders, backbone and neck
+ROUTE_KEYS = ('feats_from', 'text_from')  # what a head reads (segmentor keys on neck / cam / decode / aux heads)
+ROUTED_PARTS = ('neck', 'cam_head', 'decode_head', 'auxiliary_head')
 
 
 def is_loss_key(key: str) -> bool:
@@ -101,7 +103,7 @@ class WSSSSegmentor(BaseSegmentor):
             and the neck follow too (``frozen`` default False there).
         text_encoder (str, optional): name of the encoder whose output (``encoder()``) is passed to every neck
             or head with ``accepts_text = True``.
-        neck (dict, optional): its outputs feed every head.
+        neck (dict, optional): its outputs feed every head, unless a head says ``feats_from='backbone'``.
         cam_head (dict, optional): CAM head (``CAMHead``, ``SigmoidCAMHead``); ``num_classes`` counts foreground
             classes only.
         decode_head / auxiliary_head (dict, optional): mmseg decode heads (``num_classes`` with background),
@@ -118,6 +120,13 @@ class WSSSSegmentor(BaseSegmentor):
             pseudo-label source(s) passed as ``labels``). A term outside its iterations is not computed. A child
             config drops an inherited term or source by setting it to None (``losses=dict(cc=None)``).
         train_cfg, test_cfg (dict): see ``DEFAULT_TEST_CFG`` for the test keys.
+
+        Two keys on ``cam_head``, ``decode_head`` and ``auxiliary_head`` (and ``text_from`` on ``neck``) say
+        what that part reads, for models whose heads read different things (a CAM head on the frozen tower's
+        projected tokens next to a decoder on a neck's pyramid, each with its own prompts):
+        ``feats_from``: ``'neck'`` (the default when there is a neck) or ``'backbone'`` (the backbone's outputs,
+        before the neck); ``text_from``: the encoder whose output a part with ``accepts_text`` receives (default
+        ``text_encoder``).
         pretrained (str, optional): as mmseg's ``EncoderDecoder`` (``mmseg.apis.init_model`` sets it to None).
     """
     # EncoderDecoder's inference, reused as is. Its __init__ insists on a decode head, which CAM-only models lack,
@@ -163,6 +172,11 @@ class WSSSSegmentor(BaseSegmentor):
         if pretrained is not None:
             assert backbone.get('pretrained') is None, 'both backbone and segmentor set pretrained weight'
             backbone = dict(backbone, pretrained=pretrained)
+        cfgs, routes = dict(zip(ROUTED_PARTS, (neck, cam_head, decode_head, auxiliary_head))), {}
+        for part, cfg in cfgs.items():
+            if cfg is not None:
+                cfgs[part], routes[part] = _split(cfg, ROUTE_KEYS)
+        neck, cam_head, decode_head, auxiliary_head = (cfgs[p] for p in ROUTED_PARTS)
         self.backbone = self._build_part('backbone', backbone, default_frozen=False)
         self.neck = self._build_part('neck', neck, default_frozen=False) if neck is not None else None
         self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
@@ -180,9 +194,7 @@ class WSSSSegmentor(BaseSegmentor):
         if self.cam_head is not None and self.cam_head.num_classes + 1 != self.num_classes:
             raise ValueError(f'cam_head.num_classes ({self.cam_head.num_classes}, foreground) + 1 must equal '
                              f'decode_head.num_classes ({self.num_classes}, with background)')
-        for part in ('neck', 'cam_head', 'decode_head', 'auxiliary_head'):
-            if getattr(getattr(self, part), 'accepts_text', False) and text_encoder is None:
-                raise ValueError(f'{part} takes text embeddings (accepts_text) but the model names no text_encoder')
+        self._set_routes(routes)
 
         # named pseudo-label sources and loss terms
         self.pseudo_label_sources = nn.ModuleDict(
@@ -234,9 +246,50 @@ class WSSSSegmentor(BaseSegmentor):
                     elif head not in self.heads:
                         raise KeyError(f'{who} reads head {head!r}, which is not among heads {sorted(self.heads)} '
                                        f'(e.g. heads=dict({head}=dict(type=\'AttentionAffinityHead\', ...)))')
-        self._predict_text = None
+        self._predict_texts = None
         self._register_state_dict_hook(WSSSSegmentor._drop_frozen_encoder_state)
         self._register_load_state_dict_pre_hook(self._refill_frozen_encoder_state, with_module=False)
+
+    def _set_routes(self, routes: Dict[str, dict]) -> None:
+        """``feats_from`` / ``text_from`` of each head (see the class docstring), checked: one line naming the part."""
+        self.feats_from, self.text_from = {}, {}
+        for part in ROUTED_PARTS:
+            module = getattr(self, part)
+            if module is None:
+                continue
+            route = routes.get(part, {})
+            who = f'{part} ({type(module).__name__})'
+            src = route.get('feats_from')
+            if part == 'neck' and src is not None:
+                raise ValueError(f'{who}: feats_from is for heads; a neck always reads the backbone')
+            if src not in (None, 'neck', 'backbone'):
+                raise ValueError(f"{who}: feats_from must be 'neck' or 'backbone', got {src!r}")
+            if src == 'neck' and self.neck is None:
+                raise ValueError(f"{who} reads feats_from='neck', but the model has no neck")
+            if part != 'neck':
+                self.feats_from[part] = 'neck' if src is None and self.neck is not None else src or 'backbone'
+            text = route.get('text_from')
+            takes_text = getattr(module, 'accepts_text', False)
+            if text is not None:
+                if not takes_text:
+                    raise ValueError(f'{who} takes no text (accepts_text is not set), but the config gives it '
+                                     f'text_from={text!r}')
+                if text not in self.encoders:
+                    raise KeyError(f'{who} reads text_from={text!r}, which is not among encoders '
+                                   f'{sorted(self.encoders)}')
+            elif takes_text:
+                if self.text_encoder is None:
+                    raise ValueError(f'{part} takes text embeddings (accepts_text) but the model names no '
+                                     'text_encoder (or give the part text_from=<encoder>)')
+                text = self.text_encoder
+            if text is not None:
+                self.text_from[part] = text
+
+    @property
+    def text_encoders(self) -> List[str]:
+        """Every encoder whose output some part receives as text: the model's ``text_encoder`` first."""
+        names = [] if self.text_encoder is None else [self.text_encoder]
+        return names + [n for n in dict.fromkeys(self.text_from.values()) if n not in names]
 
     def _check_extra(self, who: str, key: str) -> None:
         """A part reads ``ctx.extras`` key ``key`` (``tokens.<i>``: ``extras['tokens'][i]``): the backbone or the
@@ -437,43 +490,51 @@ class WSSSSegmentor(BaseSegmentor):
         return x
 
     # ------------------------------------------------------------------ features and heads
-    @staticmethod
-    def _head_inputs(module, feats, text):
+    def _run_part(self, part: str, feats: Dict[str, Sequence[Tensor]], texts: Dict[str, Any]):
+        """Run ``part`` ('cam_head', 'decode_head', 'auxiliary_head') on what it reads: the feature set of its
+        ``feats_from`` and, if it ``accepts_text``, ``[feats, text]`` with the output of its ``text_from``."""
+        return getattr(self, part)(self._part_inputs(part, feats[self.feats_from[part]], texts))
+
+    def _part_inputs(self, part: str, feats, texts: Dict[str, Any]):
         """What a neck or head consumes: ``[feats, text]`` if it ``accepts_text``, else ``feats``."""
-        return [feats, text] if getattr(module, 'accepts_text', False) else feats
+        return [feats, texts[self.text_from[part]]] if part in self.text_from else feats
 
-    def _run_part(self, module, feats, text):
-        return module(self._head_inputs(module, feats, text))
-
-    def _features(self, inputs: Tensor, text=None):
-        """(feats, extras): backbone (+ neck) outputs and the backbone's extras, in one backbone forward."""
+    def _features(self, inputs: Tensor, texts: Dict[str, Any], neck: bool = True):
+        """({'backbone': feats, 'neck': feats}, extras) in one backbone forward (+ the neck's, unless ``neck``
+        is False); 'neck' is the backbone's outputs when the model has no neck."""
         if hasattr(self.backbone, 'forward_with_extras'):
             feats, extras = self._run_frozen('backbone', self.backbone.forward_with_extras, inputs)
         else:
             feats, extras = self._run_frozen('backbone', self.backbone, inputs), {}
-        if self.neck is not None:
-            neck_inputs = self._head_inputs(self.neck, feats, text)
+        out = dict(backbone=feats, neck=feats)
+        if self.neck is not None and neck:
+            neck_inputs = self._part_inputs('neck', feats, texts)
             if getattr(self.neck, 'uses_extras', False):
-                feats, more = self._run_frozen('neck', self.neck, neck_inputs, extras)
+                out['neck'], more = self._run_frozen('neck', self.neck, neck_inputs, extras)
                 extras = {**extras, **more}
             else:
-                feats = self._run_frozen('neck', self.neck, neck_inputs)
-        return feats, extras
+                out['neck'] = self._run_frozen('neck', self.neck, neck_inputs)
+        return out, extras
 
-    def _inference_text(self):
-        if self.text_encoder is None:
-            return None
-        return self._predict_text if self._predict_text is not None else self.run_encoder(self.text_encoder)
+    def _reads_neck(self, *parts: str) -> bool:
+        return any(self.feats_from.get(p) == 'neck' for p in parts)
+
+    def _inference_texts(self) -> Dict[str, Any]:
+        """Every text encoder's output (encoded once per ``predict`` batch, not once per crop or view)."""
+        if self._predict_texts is not None:
+            return self._predict_texts
+        return {name: self.run_encoder(name) for name in self.text_encoders}
 
     def extract_feat(self, inputs: Tensor):
-        return self._features(inputs, self._inference_text())[0]
+        """mmseg's ``extract_feat``: what the heads read by default (the neck's outputs when there is one)."""
+        return self._features(inputs, self._inference_texts())[0]['neck']
 
-    def run_cam_head(self, inputs: Tensor, text=None, output: str = 'cams') -> Tensor:
+    def run_cam_head(self, inputs: Tensor, texts: Dict[str, Any], output: str = 'cams') -> Tensor:
         """Network inputs -> the CAM head's ``output`` ('cams' or 'cam_logits'), a new forward (batch service for
-        ``ctx.cam_views``: other scales, local views)."""
+        ``ctx.cam_views``: other scales, local views); ``texts``: the text encoders' outputs by name."""
         if output not in ('cams', 'cam_logits'):
             raise ValueError(f"the CAM head gives 'cams' or 'cam_logits', not {output!r}")
-        return self.raw_cams(inputs, text, logits=output == 'cam_logits')
+        return self.raw_cams(inputs, texts, logits=output == 'cam_logits')
 
     def head_loss(self, head: str, logits: Tensor, samples: List[SegDataSample]) -> Dict[str, Tensor]:
         """``loss_by_feat`` of the mmseg head ``head`` ('decode_head' or 'auxiliary_head'; batch service for
@@ -482,11 +543,12 @@ class WSSSSegmentor(BaseSegmentor):
             raise ValueError(f'the model has no {head}')
         return getattr(self, head).loss_by_feat(logits, samples)
 
-    def raw_cams(self, inputs: Tensor, text=None, inference: bool = False, logits: bool = False) -> Tensor:
+    def raw_cams(self, inputs: Tensor, texts: Dict[str, Any], inference: bool = False,
+                 logits: bool = False) -> Tensor:
         """Images -> CAMs as the CAM head defines them (B, K, h, w); ``inference``: the head's inference CAMs;
-        ``logits``: its raw ``cam_logits``."""
-        feats, _ = self._features(inputs, text)
-        out = self._run_part(self.cam_head, feats, text)
+        ``logits``: its raw ``cam_logits``. The neck runs only if the CAM head reads it."""
+        feats, _ = self._features(inputs, texts, neck=self._reads_neck('cam_head'))
+        out = self._run_part('cam_head', feats, texts)
         if logits:
             return out['cam_logits']
         return self.cam_head.inference_cams(out) if inference else self.cam_head.cams(out)
@@ -503,13 +565,13 @@ class WSSSSegmentor(BaseSegmentor):
         return src
 
     # ------------------------------------------------------------------ inference
-    def _inference_labels(self, inputs: Tensor, metas: List[dict], text) -> Tensor:
+    def _inference_labels(self, inputs: Tensor, metas: List[dict], texts: Dict[str, Any]) -> Tensor:
         """Foreground multi-hot labels for inference: the samples' own labels, else the classifier's."""
         K = self.num_classes - 1
         if self.test_cfg.use_img_labels and has_img_labels(metas):
             return img_labels_multi_hot(metas, K, inputs.device)
-        feats, _ = self._features(inputs, text)
-        cls_logits = self._run_part(self.cam_head, feats, text)['cls_logits']
+        feats, _ = self._features(inputs, texts, neck=self._reads_neck('cam_head'))
+        cls_logits = self._run_part('cam_head', feats, texts)['cls_logits']
         return (cls_logits.sigmoid() > self.test_cfg.cls_thr).float()
 
     def cam_inference(self, inputs: Tensor, metas: List[dict]) -> Tensor:
@@ -518,17 +580,17 @@ class WSSSSegmentor(BaseSegmentor):
         Raw CAMs are summed over ``cam_scales`` and flips, over slide crops in ``mode='slide'``, and
         max-normalised once over the whole image.
         """
-        text = self._inference_text()
+        texts = self._inference_texts()
 
         def multi_view(x):
-            return multi_scale_flip_cams(lambda v: self.raw_cams(v, text, inference=True), x,
+            return multi_scale_flip_cams(lambda v: self.raw_cams(v, texts, inference=True), x,
                                          self.test_cfg.cam_scales, self.test_cfg.cam_flip, self.align_corners)
 
         if self.test_cfg.mode == 'slide':
             cams = slide_cams(multi_view, inputs, self.test_cfg.crop_size, self.test_cfg.stride)
         else:
             cams = multi_view(inputs)
-        return mask_absent(max_normalize(cams), self._inference_labels(inputs, metas, text))
+        return mask_absent(max_normalize(cams), self._inference_labels(inputs, metas, texts))
 
     def cams_to_logits(self, cams: Tensor) -> Tensor:
         """Segmentation logits from normalised CAMs: log of [bg_thr, cams]. Their softmax is the normalised
@@ -539,10 +601,10 @@ class WSSSSegmentor(BaseSegmentor):
         """Segmentation logits at the input size (mmseg's whole and slide inference call this)."""
         if self.predict_source == 'cam':
             return self.cams_to_logits(self.cam_inference(inputs, batch_img_metas))
-        text = self._inference_text()
-        feats, _ = self._features(inputs, text)
-        logits = self.decode_head.predict(self._head_inputs(self.decode_head, feats, text), batch_img_metas,
-                                          self.test_cfg)
+        texts = self._inference_texts()
+        feats, _ = self._features(inputs, texts, neck=self._reads_neck('decode_head'))
+        head_inputs = self._part_inputs('decode_head', feats[self.feats_from['decode_head']], texts)
+        logits = self.decode_head.predict(head_inputs, batch_img_metas, self.test_cfg)
         return logits if self.keep_channels is None else logits[:, self.keep_channels]
 
     def predict(self, inputs: Tensor, data_samples: Optional[List[SegDataSample]] = None):
@@ -551,7 +613,7 @@ class WSSSSegmentor(BaseSegmentor):
         else:
             metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:], pad_shape=inputs.shape[2:],
                           padding_size=[0, 0, 0, 0])] * inputs.shape[0]
-        self._predict_text = self._inference_text()  # the text encoder runs once per batch, not once per crop
+        self._predict_texts = self._inference_texts()  # text encoders run once per batch, not once per crop
         try:
             source = self.predict_source
             want_cams = source == 'cam' or (self.cam_head is not None and self.test_cfg.output_cams)
@@ -559,7 +621,7 @@ class WSSSSegmentor(BaseSegmentor):
             # CAM source: the segmentation is exactly the CAMs' (whole or slide), so the two fields agree
             seg_logits = self.cams_to_logits(cams) if source == 'cam' else self.inference(inputs, metas)
         finally:
-            self._predict_text = None
+            self._predict_texts = None
         results = self.postprocess_result(seg_logits, data_samples)
         if cams is not None:
             for i, res in enumerate(results):
@@ -568,11 +630,11 @@ class WSSSSegmentor(BaseSegmentor):
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Raw network output, as mmseg's ``_forward``: decoder logits, or CAM logits without a decoder."""
-        text = self._inference_text()
-        feats, _ = self._features(inputs, text)
-        if self.decode_head is not None:
-            return self._run_part(self.decode_head, feats, text)
-        return self._run_part(self.cam_head, feats, text)['cam_logits']
+        texts = self._inference_texts()
+        part = 'decode_head' if self.decode_head is not None else 'cam_head'
+        feats, _ = self._features(inputs, texts, neck=self._reads_neck(part))
+        out = self._run_part(part, feats, texts)
+        return out if part == 'decode_head' else out['cam_logits']
 
     # ------------------------------------------------------------------ training
     @staticmethod
@@ -590,16 +652,17 @@ class WSSSSegmentor(BaseSegmentor):
         ctx = WSSSContext(inputs, data_samples, img_labels_multi_hot(data_samples, self.num_classes - 1,
                                                                      inputs.device), current_iter(), self,
                           training=self.training)
-        if self.text_encoder is not None:
-            ctx.text = ctx.encoded(self.text_encoder)
-        ctx.feats, ctx.extras = self._features(inputs, ctx.text)
+        ctx.texts = {name: ctx.encoded(name) for name in self.text_encoders}
+        ctx.text = ctx.texts.get(self.text_encoder)
+        feats, ctx.extras = self._features(inputs, ctx.texts)
+        ctx.feats, ctx.backbone_feats = feats['neck'], feats['backbone']
         if self.cam_head is not None:
-            ctx.cam_outputs = self._run_part(self.cam_head, ctx.feats, ctx.text)
+            ctx.cam_outputs = self._run_part('cam_head', feats, ctx.texts)
             ctx.cams = self.cam_head.cams(ctx.cam_outputs)
         if self.decode_head is not None:
-            ctx.seg_logits = self._run_part(self.decode_head, ctx.feats, ctx.text)
+            ctx.seg_logits = self._run_part('decode_head', feats, ctx.texts)
         if self.auxiliary_head is not None:
-            ctx.aux_logits = self._run_part(self.auxiliary_head, ctx.feats, ctx.text)
+            ctx.aux_logits = self._run_part('auxiliary_head', feats, ctx.texts)
         for name, head in self.heads.items():
             ctx.head_outputs[name] = head(ctx.feats, ctx.extras)
         return ctx
