@@ -133,3 +133,54 @@ def test_flip_consistency_needs_a_cam_head():
     model_cfg.losses.flip = cfg.model.losses.flip
     with pytest.raises(KeyError, match=r"losses.flip \(FlipConsistencyLoss\) reads map 'cams'"):
         MODELS.build(without_pretrained_weights(model_cfg))
+
+
+# ---------------------------------------------------------------- the flagship's joins
+FLAGSHIP_TOY = 'projects/clip_dino/configs/clipdino_toy-clip-dense_toy-dino_1xb8-2k_toy-112x112.py'
+
+
+def test_flagship_parts_read_and_train_what_the_config_says():
+    """The frozen CLIP + DINO flagship (toy sizes, random weights): the CAM head reads the frozen tower's
+    projected tokens with the `clip_text` prompts, the decoder WeakCLIP's neck with the `text` prompts; only the
+    prompts, the classifier, the neck and the decoder train and are saved; DALNet's alignment terms move the
+    CAMs' prompts (not the decoder), WeakCLIP's losses on the CARM labels move the decoder and its prompts (not
+    the CAMs'); the CAMs at the start are the fixed prompts' patch-text cosines (CoOp's ctx_init)."""
+    import torch.nn.functional as F
+    from mmengine.logging import MessageHub
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    cfg = _load(osp.join(ROOT, FLAGSHIP_TOY))
+    torch.manual_seed(0)
+    model = revert_sync_batchnorm(MODELS.build(without_pretrained_weights(cfg.model))).train()
+    assert model.feats_from == dict(cam_head='backbone', decode_head='neck')
+    assert model.text_from == dict(neck='text', cam_head='clip_text')
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {n.split('.')[0] for n in trained} == {'encoders', 'neck', 'cam_head', 'decode_head'}
+    assert {n for n in trained if n.startswith('encoders.')} == {
+        'encoders.clip_text.ctx', 'encoders.clip_text.background', 'encoders.text.ctx'}
+    saved = set(model.state_dict())
+    assert not any(k.startswith(('backbone.', 'encoders.dino.')) or '.clip.' in k for k in saved)
+    assert trained <= saved
+    x = torch.randn(2, 3, 112, 112)
+    samples = []
+    for labels in ([1, 3], [2]):
+        s = SegDataSample(metainfo=dict(img_shape=(112, 112), pad_shape=(112, 112), ori_shape=(112, 112),
+                                        padding_size=[0, 0, 0, 0], img_labels=labels))
+        samples.append(s)
+    MessageHub.get_current_instance().update_info('iter', 0)
+    ctx = model.build_context(x, samples)
+    fixed = model.encoders['clip_text']._encode_texts([f'a photo of a {c}.' for c in
+                                                       model.encoders['clip_text'].class_names])
+    h, w = ctx.extras['grid']
+    cos = F.normalize(ctx.extras['patches'], dim=-1) @ fixed.T
+    assert torch.allclose(ctx.cams, cos.relu().transpose(1, 2).reshape(2, 5, h, w), atol=1e-5)
+    losses = model.loss(x, samples)
+    enc = model.encoders
+    for names, moves, still in ((('gia', 'lea', 'cc'), [enc['clip_text'].ctx, enc['clip_text'].background],
+                                 [enc['text'].ctx, model.neck.adapter.pre_norms[0].weight]),
+                                (('seed', 'boundary'), [enc['text'].ctx, model.neck.adapter.pre_norms[0].weight],
+                                 [enc['clip_text'].ctx, enc['clip_text'].background])):
+        model.zero_grad()
+        sum(losses[f'{n}.loss'] for n in names).backward(retain_graph=True)
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in moves), names
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for p in still), names
