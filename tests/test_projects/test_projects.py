@@ -17,6 +17,7 @@ from mmseg_wsss.apis import without_pretrained_weights
 from tests.conftest import ROOT, run_tool, toy_options
 
 PROJECT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'projects', '*', 'configs', '*.py')))
+ABLATION_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'projects', '*', 'configs', 'ablations', '*.py')))
 
 
 def _load(path: str) -> Config:
@@ -37,7 +38,8 @@ def test_every_project_has_configs_and_a_readme():
         assert glob.glob(osp.join(p, 'configs', '*.py')), p
 
 
-@pytest.mark.parametrize('path', PROJECT_CONFIGS, ids=[osp.relpath(p, ROOT) for p in PROJECT_CONFIGS])
+@pytest.mark.parametrize('path', PROJECT_CONFIGS + ABLATION_CONFIGS,
+                         ids=[osp.relpath(p, ROOT) for p in PROJECT_CONFIGS + ABLATION_CONFIGS])
 def test_project_config_builds_and_computes_its_losses(path):
     """Every project config builds (the real ones with random weights of their architectures); the toy ones also
     compute every loss term at the iteration where all are on (the real ones' losses, at paper size, cost up to

@@ -25,6 +25,27 @@ def test_table_reports_mean_and_std_over_seeds():
     assert '| CAM | 40.00 |' in tool.table({'seed 0': res['seed 0']})
 
 
+def test_merge_joins_runs_of_other_seeds_and_rows(tmp_path):
+    """--merge: seeds and rows from separate runs in one table (a cell over the seeds that have it), no training;
+    the same row of the same seed in two runs is refused."""
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    for d, res in ((a, {'seed 0': {'CAM': dict(cam_miou=40.0), 'X': dict(cam_miou=30.0)}}),
+                   (b, {'seed 1': {'CAM': dict(cam_miou=44.0), 'X': dict(cam_miou=34.0)},
+                        'seed 0': {'Y': dict(cam_miou=50.0)}})):
+        d.mkdir()
+        (d / 'results.json').write_text(json.dumps(res))
+    out = tmp_path / 'm'
+    tool = load_tool('tools/analysis_tools/compare_methods.py')
+    tool.main(['--merge', str(a), str(b), '--out', str(out)])
+    merged = json.loads((out / 'results.json').read_text())
+    assert list(merged) == ['seed 0', 'seed 1'] and sorted(merged['seed 0']) == ['CAM', 'X', 'Y']
+    md = (out / 'results.md').read_text()
+    assert '| CAM | 42.00 ± 2.00 |' in md and '| X | 32.00 ± 2.00 |' in md and '| Y | 50.00 |' in md
+    assert (out / 'results.png').stat().st_size > 0
+    with pytest.raises(ValueError, match=r"seed 0 rows \['CAM', 'X'\] are already given"):
+        tool.merge_results([str(a), str(a)])
+
+
 def test_refiner_rows_come_after_their_seeds():
     tool = load_tool('tools/analysis_tools/compare_methods.py')
     weakclip = 'configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py'

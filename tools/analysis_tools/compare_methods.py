@@ -3,6 +3,7 @@
     python tools/analysis_tools/compare_methods.py [CONFIG ...] [--seeds 0 1 2] [--iters 1000]
         [--init-iters 1000] [--retrain-iters 1000] [--no-retrain] [--refine-seeds CAM 'CLIMS (toy-clip)']
         [--variant NAME CONFIG [KEY=VALUE ...]] [--out work_dirs/compare_methods]
+    python tools/analysis_tools/compare_methods.py --merge RUN [RUN ...] --out OUT
 
 CONFIG defaults to every toy config of a method: the files in configs/toy/ that declare ``toy_compare =
 dict(name=..., init=...)``. For each seed:
@@ -34,6 +35,9 @@ dict(name=..., init=...)``. For each seed:
    may also set the schedule, e.g. ``param_scheduler.1.end=2000`` to probe the first iterations of a longer run).
    A sweep of one hyperparameter is one run with a variant per value: the rows share the seed's toy set and CAM
    rows, and read side by side. With variants and no CONFIG, the rows are the CAM rows and the variants.
+
+``--merge RUN ...`` trains nothing: it joins the results.json of earlier runs (seeds or rows run in different
+sessions) into one table and chart; a cell is the mean ± std over the seeds that have it.
 
 Writes OUT/results.json (every number of every seed), OUT/results.md (the markdown table; mean +- std over seeds
 when there are several) and OUT/results.png (bar chart), all three after every seed. The README's results table
@@ -293,7 +297,26 @@ def one_seed(seed: int, rows: list, args) -> dict:
 
 def cell(all_results: dict, row: str, key: str) -> list:
     """The values of one table cell over the seeds (seeds where the row has no such value are left out)."""
-    return [r[row][key] for r in all_results.values() if r[row].get(key) is not None]
+    return [r[row][key] for r in all_results.values() if r.get(row, {}).get(key) is not None]
+
+
+def all_rows(all_results: dict) -> list:
+    """Every row of every seed, in the order they first appear."""
+    return list(dict.fromkeys(r for res in all_results.values() for r in res))
+
+
+def merge_results(paths) -> dict:
+    """The results.json files of several runs as one {seed: {row: values}} (a seed's rows are joined; a row two
+    files give for the same seed is an error)."""
+    merged = {}
+    for path in paths:
+        with open(osp.join(path, 'results.json') if osp.isdir(path) else path) as f:
+            for seed, rows in json.load(f).items():
+                clash = set(rows) & set(merged.get(seed, {}))
+                if clash:
+                    raise ValueError(f'{path}: {seed} rows {sorted(clash)} are already given by another file')
+                merged.setdefault(seed, {}).update(rows)
+    return dict(sorted(merged.items(), key=lambda kv: int(kv[0].split()[-1])))
 
 
 def fmt(values) -> str:
@@ -306,7 +329,7 @@ def fmt(values) -> str:
 
 
 def table(all_results: dict) -> str:
-    rows = list(next(iter(all_results.values())))
+    rows = all_rows(all_results)
     lines = ['| method | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
              '|---|' + '---:|' * len(COLUMNS)]
     for r in rows:
@@ -319,7 +342,7 @@ def chart(all_results: dict, path: str, title: str):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    rows = list(next(iter(all_results.values())))
+    rows = all_rows(all_results)
     cols = [(k, h) for k, h, show in COLUMNS if show]
     fig, ax = plt.subplots(figsize=(2.2 + 1.9 * len(cols), 4.2))
     width = 0.8 / len(rows)
@@ -357,8 +380,23 @@ def main(argv=None):
     p.add_argument('--workers', type=int, default=1, help='CRF worker processes of make_pseudo_labels.py')
     p.add_argument('--out', default='work_dirs/compare_methods')
     p.add_argument('--keep', action='store_true', help='keep an existing OUT (default: start clean)')
+    p.add_argument('--merge', nargs='+', metavar='RUN',
+                   help='train nothing: one table and chart in OUT from the results.json of earlier runs (folders '
+                        'or files), e.g. seeds or rows run in different sessions; a cell averages the seeds that '
+                        'have it')
     args = p.parse_args(argv)
     os.chdir(ROOT)
+    if args.merge:
+        all_results = merge_results(args.merge)
+        os.makedirs(args.out, exist_ok=True)
+        seeds = ', '.join(s[len('seed '):] for s in all_results)
+        title = f'toy sets of seed {seeds}, merged from {len(args.merge)} runs'
+        atomic_write_text(f'{args.out}/results.json', json.dumps(all_results, indent=1))
+        md = f'{title}\n\n{table(all_results)}\n'
+        atomic_write_text(f'{args.out}/results.md', md)
+        chart(all_results, f'{args.out}/results.png', title)
+        print(md)
+        return
     variants = [variant_spec(v) for v in args.variant]
     configs = args.configs or ([] if variants else method_configs())
     rows = order_rows([dict(name='CAM', config=CAM_CFG, init='cam')] + [row_spec(c) for c in configs] + variants,
