@@ -27,7 +27,7 @@ def test_table_reports_mean_and_std_over_seeds():
 
 def test_merge_joins_runs_of_other_seeds_and_rows(tmp_path):
     """--merge: seeds and rows from separate runs in one table (a cell over the seeds that have it), no training;
-    the same row of the same seed in two runs is refused."""
+    a row two runs give for one seed is kept once if its figures agree and refused if not."""
     a, b = tmp_path / 'a', tmp_path / 'b'
     for d, res in ((a, {'seed 0': {'CAM': dict(cam_miou=40.0), 'X': dict(cam_miou=30.0)}}),
                    (b, {'seed 1': {'CAM': dict(cam_miou=44.0), 'X': dict(cam_miou=34.0)},
@@ -42,8 +42,12 @@ def test_merge_joins_runs_of_other_seeds_and_rows(tmp_path):
     md = (out / 'results.md').read_text()
     assert '| CAM | 42.00 ± 2.00 |' in md and '| X | 32.00 ± 2.00 |' in md and '| Y | 50.00 |' in md
     assert (out / 'results.png').stat().st_size > 0
-    with pytest.raises(ValueError, match=r"seed 0 rows \['CAM', 'X'\] are already given"):
-        tool.merge_results([str(a), str(a)])
+    assert tool.merge_results([str(a), str(a)]) == tool.merge_results([str(a)])  # reproduced rows: one
+    c = tmp_path / 'c'
+    c.mkdir()
+    (c / 'results.json').write_text(json.dumps({'seed 0': {'CAM': dict(cam_miou=41.0), 'X': dict(cam_miou=30.0)}}))
+    with pytest.raises(ValueError, match=r"seed 0 rows \['CAM'\] differ"):
+        tool.merge_results([str(a), str(c)])
 
 
 def test_refiner_rows_come_after_their_seeds():

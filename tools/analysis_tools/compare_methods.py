@@ -307,15 +307,20 @@ def all_rows(all_results: dict) -> list:
 
 def merge_results(paths) -> dict:
     """The results.json files of several runs as one {seed: {row: values}} (a seed's rows are joined; a row two
-    files give for the same seed is an error)."""
+    files give for the same seed must have the same figures, as the CAM rows every run of a seed reproduces;
+    different figures are an error)."""
+    def figures(values):
+        return {k: v for k, v in values.items() if k != 'seconds'}
+
     merged = {}
     for path in paths:
         with open(osp.join(path, 'results.json') if osp.isdir(path) else path) as f:
             for seed, rows in json.load(f).items():
-                clash = set(rows) & set(merged.get(seed, {}))
+                have = merged.setdefault(seed, {})
+                clash = sorted(r for r in set(rows) & set(have) if figures(rows[r]) != figures(have[r]))
                 if clash:
-                    raise ValueError(f'{path}: {seed} rows {sorted(clash)} are already given by another file')
-                merged.setdefault(seed, {}).update(rows)
+                    raise ValueError(f'{path}: {seed} rows {clash} differ from another file\'s')
+                have.update({r: v for r, v in rows.items() if r not in have})
     return dict(sorted(merged.items(), key=lambda kv: int(kv[0].split()[-1])))
 
 
