@@ -28,6 +28,19 @@ def _load(path: str) -> Config:
     return cfg
 
 
+def _samples(size: int):
+    """Two samples of a ``size`` x ``size`` batch, with image labels [1, 3] and [2] and an all-zero mask."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for labels in ([1, 3], [2]):
+        s = SegDataSample(metainfo=dict(img_shape=(size, size), pad_shape=(size, size), ori_shape=(size, size),
+                                        padding_size=[0, 0, 0, 0], img_labels=labels))
+        s.gt_sem_seg = PixelData(data=torch.zeros(1, size, size, dtype=torch.long))
+        samples.append(s)
+    return samples
+
+
 def test_every_project_has_configs_and_a_readme():
     projects = sorted(glob.glob(osp.join(ROOT, 'projects', '*', '')))
     assert projects and PROJECT_CONFIGS
@@ -49,16 +62,7 @@ def test_project_config_builds_and_computes_its_losses(path):
     if '_toy-' not in osp.basename(path):
         assert set(model.loss_terms) == {k for k, v in cfg.model.losses.items() if v is not None}
         return
-    x = torch.randn(2, 3, 64, 64)
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    samples = []
-    for labels in ([1, 3], [2]):
-        s = SegDataSample(metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64), ori_shape=(64, 64),
-                                        padding_size=[0, 0, 0, 0]))
-        s.set_metainfo(dict(img_labels=labels))
-        s.gt_sem_seg = PixelData(data=torch.zeros(1, 64, 64, dtype=torch.long))
-        samples.append(s)
+    x, samples = torch.randn(2, 3, 64, 64), _samples(64)
     from mmengine.logging import MessageHub
     hub = MessageHub.get_current_instance()  # at the iteration where every term is on
     hub.update_info('iter', max([t.get('start_iter', 0) for t in cfg.model.losses.values() if t], default=0))
@@ -149,8 +153,6 @@ def test_flagship_parts_read_and_train_what_the_config_says():
     the CAMs'); the CAMs at the start are the fixed prompts' patch-text cosines (CoOp's ctx_init)."""
     import torch.nn.functional as F
     from mmengine.logging import MessageHub
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
     cfg = _load(osp.join(ROOT, FLAGSHIP_TOY))
     torch.manual_seed(0)
     model = revert_sync_batchnorm(MODELS.build(without_pretrained_weights(cfg.model))).train()
@@ -163,12 +165,7 @@ def test_flagship_parts_read_and_train_what_the_config_says():
     saved = set(model.state_dict())
     assert not any(k.startswith(('backbone.', 'encoders.dino.')) or '.clip.' in k for k in saved)
     assert trained <= saved
-    x = torch.randn(2, 3, 112, 112)
-    samples = []
-    for labels in ([1, 3], [2]):
-        s = SegDataSample(metainfo=dict(img_shape=(112, 112), pad_shape=(112, 112), ori_shape=(112, 112),
-                                        padding_size=[0, 0, 0, 0], img_labels=labels))
-        samples.append(s)
+    x, samples = torch.randn(2, 3, 112, 112), _samples(112)
     MessageHub.get_current_instance().update_info('iter', 0)
     ctx = model.build_context(x, samples)
     fixed = model.encoders['clip_text']._encode_texts([f'a photo of a {c}.' for c in

@@ -166,10 +166,10 @@ class TextGuidedNeck(BaseModule):
     every pyramid level, is concatenated to that level; mmseg's FPN fuses the levels for the decode head
     (mmseg's FPNHead: the other half of the decoder).
 
-    Inputs: the backbone's block features (those of ``in_index``, default all); ``extras`` of an ``OpenCLIPImageEncoder`` backbone (``cls``: the
-    projected global token, ``patches``: projected patch embeddings, ``grid``); the text encoder's output
-    (``class_embeddings`` (K, D), one per segmentation class, background included). Returns the FPN levels and
-    ``dict(score_map=...)``, which the segmentor adds to ``ctx.extras``; parts read it as the declared map
+    Inputs: the backbone's block features (those of ``in_index``, default all); ``extras`` of an
+    ``OpenCLIPImageEncoder`` backbone (``cls``: the projected global token, ``patches``: projected patch
+    embeddings, ``grid``); the text encoder's output (``class_embeddings`` (K, D), one per segmentation class,
+    background included). Returns the FPN levels and ``dict(score_map=...)``, which the segmentor adds to ``ctx.extras``; parts read it as the declared map
     ``'score_map'`` (kind cosine_bg: the auxiliary :class:`ScoreMapLoss`, CARM seeds, CAM pseudo labels).
     """
     accepts_text = True
@@ -191,9 +191,9 @@ class TextGuidedNeck(BaseModule):
             raise ValueError('TextGuidedNeck needs the backbone\'s projected tokens (extras `cls`, `patches`, '
                              '`grid`): use a ViT OpenCLIPImageEncoder backbone')
         feats = list(feats) if self.in_index is None else [feats[i] for i in self.in_index]
-        levels = len(self.adapter.pre_norms)
-        if len(feats) != levels:
-            raise ValueError(f'TextGuidedNeck: the adapter makes {levels} pyramid levels but receives {len(feats)} '
+        n_levels = len(self.adapter.pre_norms)
+        if len(feats) != n_levels:
+            raise ValueError(f'TextGuidedNeck: the adapter makes {n_levels} pyramid levels but receives {len(feats)} '
                              'backbone maps: pick them with in_index (e.g. when the backbone also gives '
                              'proj_indices maps for a CAM head)')
         pyramid = self.adapter(feats)

@@ -267,7 +267,7 @@ class WSSSSegmentor(BaseSegmentor):
             if src == 'neck' and self.neck is None:
                 raise ValueError(f"{who} reads feats_from='neck', but the model has no neck")
             if part != 'neck':
-                self.feats_from[part] = 'neck' if src is None and self.neck is not None else src or 'backbone'
+                self.feats_from[part] = src or ('neck' if self.neck is not None else 'backbone')
             text = route.get('text_from')
             takes_text = getattr(module, 'accepts_text', False)
             if text is not None:
@@ -495,6 +495,12 @@ class WSSSSegmentor(BaseSegmentor):
         ``feats_from`` and, if it ``accepts_text``, ``[feats, text]`` with the output of its ``text_from``."""
         return getattr(self, part)(self._part_inputs(part, feats[self.feats_from[part]], texts))
 
+    def _head_inputs(self, part: str, inputs: Tensor, texts: Dict[str, Any]):
+        """Images -> what head ``part`` consumes, in a new backbone forward (+ the neck's only if the head reads
+        it): for forwards of one head (CAM views and inference, the decoder's prediction)."""
+        feats, _ = self._features(inputs, texts, neck=self.feats_from[part] == 'neck')
+        return self._part_inputs(part, feats[self.feats_from[part]], texts)
+
     def _part_inputs(self, part: str, feats, texts: Dict[str, Any]):
         """What a neck or head consumes: ``[feats, text]`` if it ``accepts_text``, else ``feats``."""
         return [feats, texts[self.text_from[part]]] if part in self.text_from else feats
@@ -515,9 +521,6 @@ class WSSSSegmentor(BaseSegmentor):
             else:
                 out['neck'] = self._run_frozen('neck', self.neck, neck_inputs)
         return out, extras
-
-    def _reads_neck(self, *parts: str) -> bool:
-        return any(self.feats_from.get(p) == 'neck' for p in parts)
 
     def _inference_texts(self) -> Dict[str, Any]:
         """Every text encoder's output (encoded once per ``predict`` batch, not once per crop or view)."""
@@ -547,8 +550,7 @@ class WSSSSegmentor(BaseSegmentor):
                  logits: bool = False) -> Tensor:
         """Images -> CAMs as the CAM head defines them (B, K, h, w); ``inference``: the head's inference CAMs;
         ``logits``: its raw ``cam_logits``. The neck runs only if the CAM head reads it."""
-        feats, _ = self._features(inputs, texts, neck=self._reads_neck('cam_head'))
-        out = self._run_part('cam_head', feats, texts)
+        out = self.cam_head(self._head_inputs('cam_head', inputs, texts))
         if logits:
             return out['cam_logits']
         return self.cam_head.inference_cams(out) if inference else self.cam_head.cams(out)
@@ -570,8 +572,7 @@ class WSSSSegmentor(BaseSegmentor):
         K = self.num_classes - 1
         if self.test_cfg.use_img_labels and has_img_labels(metas):
             return img_labels_multi_hot(metas, K, inputs.device)
-        feats, _ = self._features(inputs, texts, neck=self._reads_neck('cam_head'))
-        cls_logits = self._run_part('cam_head', feats, texts)['cls_logits']
+        cls_logits = self.cam_head(self._head_inputs('cam_head', inputs, texts))['cls_logits']
         return (cls_logits.sigmoid() > self.test_cfg.cls_thr).float()
 
     def cam_inference(self, inputs: Tensor, metas: List[dict]) -> Tensor:
@@ -601,9 +602,7 @@ class WSSSSegmentor(BaseSegmentor):
         """Segmentation logits at the input size (mmseg's whole and slide inference call this)."""
         if self.predict_source == 'cam':
             return self.cams_to_logits(self.cam_inference(inputs, batch_img_metas))
-        texts = self._inference_texts()
-        feats, _ = self._features(inputs, texts, neck=self._reads_neck('decode_head'))
-        head_inputs = self._part_inputs('decode_head', feats[self.feats_from['decode_head']], texts)
+        head_inputs = self._head_inputs('decode_head', inputs, self._inference_texts())
         logits = self.decode_head.predict(head_inputs, batch_img_metas, self.test_cfg)
         return logits if self.keep_channels is None else logits[:, self.keep_channels]
 
@@ -630,10 +629,8 @@ class WSSSSegmentor(BaseSegmentor):
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Raw network output, as mmseg's ``_forward``: decoder logits, or CAM logits without a decoder."""
-        texts = self._inference_texts()
         part = 'decode_head' if self.decode_head is not None else 'cam_head'
-        feats, _ = self._features(inputs, texts, neck=self._reads_neck(part))
-        out = self._run_part(part, feats, texts)
+        out = getattr(self, part)(self._head_inputs(part, inputs, self._inference_texts()))
         return out if part == 'decode_head' else out['cam_logits']
 
     # ------------------------------------------------------------------ training
