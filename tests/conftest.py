@@ -32,6 +32,15 @@ def free_port() -> str:
         return str(s.getsockname()[1])
 
 
+def missing_toy_teachers(cfg) -> list:
+    """The toy-teacher files (``data/toy_teachers/...``) a config (a Config or its path) loads that are not built
+    in this checkout (``make toy-teachers`` builds them; the suite does not)."""
+    import re
+    from mmengine.config import Config
+    text = (Config.fromfile(cfg) if isinstance(cfg, str) else cfg).pretty_text
+    return sorted(t for t in set(re.findall(r'data/toy_teachers/[\w.]+', text)) if not osp.isfile(osp.join(ROOT, t)))
+
+
 def load_tool(rel_path: str):
     """Import a script under tools/ as a module."""
     path = osp.join(ROOT, rel_path)

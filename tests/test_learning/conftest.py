@@ -15,16 +15,14 @@ import os.path as osp
 
 import pytest
 
-from tests.conftest import ROOT, run_tool
+from tests.conftest import missing_toy_teachers, ROOT, run_tool
 
-TEACHERS = dict(toy_clip='data/toy_teachers/toy_clip.pt', toy_dino='data/toy_teachers/toy_dino.pth',
-                toy_mit='data/toy_teachers/toy_mit.pth', toy_clip_dense='data/toy_teachers/toy_clip_dense.pt')
 SEED = int(os.environ.get('WSSS_LEARNING_SEED', '3'))
 
 
-def needs_teachers(*names: str):
-    """Skip (saying what to run) unless these toy teachers are built in data/toy_teachers."""
-    missing = [TEACHERS[n] for n in names if not osp.isfile(osp.join(ROOT, TEACHERS[n]))]
+def needs_teachers(*configs: str):
+    """Skip (saying what to run) unless every toy teacher these configs load is built in data/toy_teachers."""
+    missing = sorted({t for cfg in configs for t in missing_toy_teachers(osp.join(ROOT, cfg))})
     return pytest.mark.skipif(bool(missing), reason=f'toy teachers missing ({", ".join(missing)}): make toy-teachers')
 
 

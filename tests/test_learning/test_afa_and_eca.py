@@ -4,10 +4,9 @@ import pytest
 
 from tests.test_learning.conftest import compare, needs_teachers
 
-pytestmark = [pytest.mark.learning, needs_teachers('toy_mit', 'toy_dino')]
-
 AFA = 'configs/toy/afa_mit-tiny_1xb8-2k_toy-112x112.py'
 ECA = 'configs/toy/eca_mit-tiny_toy-dino_1xb8-2k_toy-112x112.py'
+pytestmark = [pytest.mark.learning, needs_teachers(AFA, ECA)]
 ITERS = 2000  # the READMEs' schedule: after 1,000 (500 with every term) ECA's decoder led AFA's by 3.7 only
 
 

@@ -7,11 +7,10 @@ import pytest
 
 from tests.test_learning.conftest import compare, needs_teachers
 
-pytestmark = [pytest.mark.learning, needs_teachers('toy_clip', 'toy_clip_dense')]
-
 CLIMS = 'configs/toy/clims_r18-tiny-d8_toy-clip_1xb8-1k_toy-112x112.py'
 WEAKCLIP = 'configs/toy/weakclip_toy-clip_1xb8-1k_toy-112x112.py'
 DALNET = 'configs/toy/dalnet-frozenmask_toy-clip-dense_1xb8-2k_toy-112x112.py'
+pytestmark = [pytest.mark.learning, needs_teachers(CLIMS, DALNET, WEAKCLIP)]
 ITERS = 1000  # the READMEs' schedule: WeakCLIP's masks did not beat their seeds after 500 (README, Tests)
 
 

@@ -169,8 +169,9 @@ class TextGuidedNeck(BaseModule):
     Inputs: the backbone's block features (those of ``in_index``, default all); ``extras`` of an
     ``OpenCLIPImageEncoder`` backbone (``cls``: the projected global token, ``patches``: projected patch
     embeddings, ``grid``); the text encoder's output (``class_embeddings`` (K, D), one per segmentation class,
-    background included). Returns the FPN levels and ``dict(score_map=...)``, which the segmentor adds to ``ctx.extras``; parts read it as the declared map
-    ``'score_map'`` (kind cosine_bg: the auxiliary :class:`ScoreMapLoss`, CARM seeds, CAM pseudo labels).
+    background included). Returns the FPN levels and ``dict(score_map=...)``, which the segmentor adds to
+    ``ctx.extras``; parts read it as the declared map ``'score_map'`` (kind cosine_bg: the auxiliary
+    :class:`ScoreMapLoss`, CARM seeds, CAM pseudo labels).
     """
     accepts_text = True
     uses_extras = True
