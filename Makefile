@@ -15,7 +15,7 @@ demo: env
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25
 
-# the learning suite: each method's README direction at toy scale (not in make test: teachers + about an hour)
+# the learning suite: each method's README direction at toy scale (not in make test: teachers + about 75 minutes)
 test-learning: toy-teachers
 	$(PY) -m pytest tests/test_learning -m learning -q -p no:cacheprovider -rs --durations=10
 

@@ -1,6 +1,6 @@
 """The learning suite: each method trained at toy scale with the toy teachers, asserting the direction its README
 reports (not only that it runs). Outside ``make test`` (pytest.ini deselects the ``learning`` marker): it needs
-the toy teachers (``make toy-teachers``, about 26 minutes once per machine, cached by stamp) and about an hour
+the toy teachers (``make toy-teachers``, about 26 minutes once per machine, cached by stamp) and about 75 minutes
 of training on 2 cores. ``make test-learning`` builds or reuses the teachers and runs it.
 
 The runs go through ``tools/analysis_tools/compare_methods.py``, the tool behind every toy table in the READMEs,
