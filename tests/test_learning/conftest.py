@@ -7,8 +7,8 @@ The runs go through ``tools/analysis_tools/compare_methods.py``, the tool behind
 at the READMEs' scale (600 / 100 images, their iterations) on a toy set of another seed (``WSSS_LEARNING_SEED``,
 default 3: not one of the seeds 0-2 the READMEs report): the directions, with margins, not the figures. Half the
 iterations on half the images was tried first (2026-12-07, seed 3) and is too short for two directions: WeakCLIP's
-masks 41.04 against their seeds' 44.58, ECA's decoder 22.61 against AFA's 18.93; at full scale the CLIMS /
-WeakCLIP / DALNet module passed (the README's Tests section)."""
+masks 41.04 against their seeds' 44.58, ECA's decoder 22.61 against AFA's 18.93; at full scale both modules
+pass (the README's Tests section)."""
 import json
 import os
 import os.path as osp
